@@ -200,3 +200,38 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, config: Optional[
             values[name] = _convert(name, env[var], "env")
     values = {k: v for k, v in values.items() if not (v is None and k in ("db", "outbox"))}
     return _validate(Settings(**values))
+
+
+REQUIRED_RULE_KEYS = {
+    "pivotal": ("min_n", "min_weeks", "blinding", "controls"),
+    "information_size": ("optimal_n",),
+    "conflict": ("min_n", "blinding", "controls"),
+    "pooled": ("designs", "min_participants", "min_trials"),
+}
+
+
+def default_rules_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / "rules.toml"
+
+
+def load_rules(path: Optional[str | Path] = None) -> dict:
+    """Read and check the verdict thresholds (data/rules.toml unless LDN_RULES names another)."""
+    path = Path(path) if path else default_rules_path()
+    try:
+        rules = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"LDN_RULES: no such file {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"LDN_RULES: {path} is not valid TOML ({exc})") from None
+    for key in ("version", "verdict_date"):
+        if key not in rules:
+            raise SettingsError(f"LDN_RULES: {path} lacks top-level {key!r}")
+    rules["verdict_date"] = str(rules["verdict_date"])
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", rules["verdict_date"]):
+        raise SettingsError(f"LDN_RULES: verdict_date {rules['verdict_date']!r} must be YYYY-MM-DD")
+    for section, keys in REQUIRED_RULE_KEYS.items():
+        for key in keys:
+            if key not in rules.get(section, {}):
+                raise SettingsError(f"LDN_RULES: {path} lacks [{section}] {key}")
+    rules.setdefault("safety", {"retraction_counts": True})
+    return rules
