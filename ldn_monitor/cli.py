@@ -50,18 +50,21 @@ def _print_json(obj) -> None:
 
 def cmd_run(args) -> int:
     settings = _settings(args)
-    counts = _run_flow(settings, since=args.since, until=args.until, full=args.full, trigger="cli",
-                       use_prefect=not args.no_prefect)
+    overrides = {"db": str(settings.db)} if args.db else {}
+    counts = _run_flow(settings, overrides, getattr(args, "config", None), since=args.since, until=args.until,
+                       full=args.full, trigger="cli", use_prefect=not args.no_prefect)
     _summarize_run(settings, counts)
     return 0 if counts["status"] in ("succeeded",) else 3
 
 
-def _run_flow(settings, *, since=None, until=None, full=False, trigger="cli", use_prefect=True) -> dict:
+def _run_flow(settings, overrides: dict, config, *, since=None, until=None, full=False, trigger="cli",
+              use_prefect=True) -> dict:
+    """The Prefect flow gets only non-secret overrides and rebuilds Settings itself."""
     if use_prefect:
         _prefect_env()
         from flows.monitor import monitor
 
-        return monitor(since=since, until=until, full=full, trigger=trigger, settings=settings)
+        return monitor(since=since, until=until, full=full, trigger=trigger, overrides=overrides, config=config)
     from .pipeline import run_monitor
 
     counts = run_monitor(settings, _rules(settings), since=since, until=until, full=full, trigger=trigger)
@@ -100,14 +103,17 @@ def cmd_demo(args) -> int:
         raise InputError(f"no snapshot at {snapshot}; build it with `python scripts/build_snapshot.py`")
     base = load_settings(config=args.config)
     with ReplayServer(snapshot) as server:
-        _mount_registry(server, snapshot)
-        settings = base.replace(eutils_url=server.url, ctgov_url=server.url.split("/entrez/")[0] + "/api/v2/",
-                                smtp_host=base.smtp_host if args.smtp else None, rate=50.0)
+        with_registry = _mount_registry(server, snapshot)
+        overrides = {"eutils_url": server.url, "ctgov_url": server.url.split("/entrez/")[0] + "/api/v2/",
+                     "rate": 50.0}
+        if not args.smtp:
+            overrides["smtp_host"] = None
         if args.db:
-            settings = settings.replace(db=Path(args.db))
-        print(f"replay server for PubMed E-utilities{' and ClinicalTrials.gov' if server.routes else ''} "
+            overrides["db"] = args.db
+        settings = base.replace(**{k: Path(v) if k == "db" else v for k, v in overrides.items()})
+        print(f"replay server for PubMed E-utilities{' and ClinicalTrials.gov' if with_registry else ''} "
               f"on {server.url} (snapshot {snapshot})")
-        counts = _run_flow(settings, trigger="demo", use_prefect=not args.no_prefect)
+        counts = _run_flow(settings, overrides, args.config, trigger="demo", use_prefect=not args.no_prefect)
     _summarize_run(settings, counts)
     from .store import Store
 
@@ -117,13 +123,16 @@ def cmd_demo(args) -> int:
     return 0 if counts["status"] == "succeeded" else 3
 
 
-def _mount_registry(server, snapshot: Path) -> None:
+def _mount_registry(server, snapshot: Path) -> bool:
+    """Serve the registry snapshot too, when there is one. True if mounted."""
     try:
         from .ctgov_replay import mount
     except ImportError:
-        return
-    if (snapshot / "ctgov").exists():
-        mount(server, snapshot / "ctgov")
+        return False
+    if not (snapshot / "ctgov").exists():
+        return False
+    mount(server, snapshot / "ctgov")
+    return True
 
 
 def cmd_status(args) -> int:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from .records import Study
+from .records import SYNTHETIC_PMID_MIN, Study
 from .verdict import VerdictReport, describe, why_not
 
 NCBI_DISCLAIMER = (
@@ -54,7 +54,10 @@ class Digest:
 
 
 def pubmed_url(pmid: str) -> str:
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if re.fullmatch(r"\d{1,9}", pmid or "") else ""
+    """A PubMed link for a real PMID; none for a synthetic one (it would open someone else's paper)."""
+    if not re.fullmatch(r"\d{1,9}", pmid or "") or int(pmid) >= SYNTHETIC_PMID_MIN:
+        return ""
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 
 
 def doi_url(doi: Optional[str]) -> str:

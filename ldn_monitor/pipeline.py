@@ -258,7 +258,7 @@ def prepare_digest(settings: Settings, rules: dict, run_id: Optional[int], *, wi
             recipients=list(settings.mail_to) or ["reviewers@localhost"],
             message_id=mailer.make_message_id(digest_id, domain), date=now, inline_images=dict(d.images),
             headers={"X-LDN-Digest-Id": digest_id})
-        eml = msg.as_bytes(policy=email.policy.SMTP)
+        eml = msg.as_bytes(policy=mailer.WIRE_POLICY)
         info = {"id": digest_id, "subject": d.subject, "text": d.text, "html": d.html, "eml": eml,
                 "chart": chart, "should_change": d.should_change, "new": len(new_pmids),
                 "moved": moved, "report": report.to_dict()}

@@ -20,6 +20,10 @@ BLINDINGS = ("none", "single", "double", "triple")
 CONTROLS = ("placebo", "active", "usual_care", "waitlist", "none")
 DIRECTIONS = ("favorable", "null", "unfavorable", "mixed", "not_applicable")
 
+# PMIDs from this number up are synthetic (the offline snapshot gives one to each corpus record
+# that has no PMID); real PMIDs are far below it, and nothing links a synthetic one to PubMed.
+SYNTHETIC_PMID_MIN = 99_000_000
+
 # The label fields an assessment carries, in corpus order.
 LABEL_FIELDS = (
     "is_ldn", "design", "randomized", "blinding", "control", "n_enrolled", "n_analyzed",
@@ -131,6 +135,9 @@ class DesignAssessment:
     condition: Optional[str] = None
     result_direction: Optional[str] = None
     serious_harm: bool = False
+    # Reviews only: does it pool randomized trials? True when it says so ("five RCTs"), False when
+    # its included studies are observational/case reports, None when the abstract does not say.
+    pooled_rcts: Optional[bool] = None
     evidence: tuple[Evidence, ...] = ()
     quality_score: int = 0
     quality_items: tuple[str, ...] = ()

@@ -68,7 +68,7 @@ def _m1_core(db: sqlite_utils.Database) -> None:
     db["assessments"].create({
         "pmid": str, "assessor_version": str, "is_ldn": int, "design": str, "randomized": int,
         "blinding": str, "control": str, "n_enrolled": int, "n_analyzed": int, "n_studies": int,
-        "duration_weeks": float, "condition": str, "result_direction": str, "serious_harm": int,
+        "duration_weeks": float, "condition": str, "result_direction": str, "serious_harm": int, "pooled_rcts": int,
         "evidence_json": str, "quality_score": int, "quality_items_json": str,
         "limitations_json": str, "assessed_at": str, "run_id": int,
     }, pk="pmid", if_not_exists=True)
@@ -171,6 +171,7 @@ def assessment_to_row(a: DesignAssessment) -> dict:
         "n_analyzed": a.n_analyzed, "n_studies": a.n_studies, "duration_weeks": a.duration_weeks,
         "condition": a.condition, "result_direction": a.result_direction,
         "serious_harm": int(a.serious_harm),
+        "pooled_rcts": None if a.pooled_rcts is None else int(a.pooled_rcts),
         "evidence_json": _j([[e.field, e.text, e.start, e.end] for e in a.evidence]),
         "quality_score": a.quality_score, "quality_items_json": _j(list(a.quality_items)),
         "limitations_json": _j(list(a.limitations)),
@@ -184,6 +185,7 @@ def row_to_assessment(r: dict) -> DesignAssessment:
         n_enrolled=r["n_enrolled"], n_analyzed=r["n_analyzed"], n_studies=r["n_studies"],
         duration_weeks=r["duration_weeks"], condition=r["condition"],
         result_direction=r["result_direction"], serious_harm=bool(r["serious_harm"]),
+        pooled_rcts=_bool_or_none(r.get("pooled_rcts")),
         evidence=tuple(Evidence(*e) for e in json.loads(r["evidence_json"] or "[]")),
         quality_score=r["quality_score"] or 0,
         quality_items=tuple(json.loads(r["quality_items_json"] or "[]")),

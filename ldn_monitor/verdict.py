@@ -238,6 +238,11 @@ def _condition_verdict(condition: str, items: list[Study], rules: dict) -> Condi
             continue
         earlier = [e for e in adequate if (study_date(e), e.pmid) < (study_date(s), s.pmid)
                    and _direction(e.assessment.result_direction) != _direction(s.assessment.result_direction)]
+        # A new pivotal trial outweighs earlier smaller trials (Shojania's "pivotal trial whose
+        # result differs"): that is the pivotal rule's call, not a conflict. Two pivotal trials
+        # that disagree, or two smaller ones, are a conflict.
+        if not pivotal_gaps(s, rules):
+            earlier = [e for e in earlier if not pivotal_gaps(e, rules)]
         if earlier:
             hits.append(RuleHit("conflict", "review_conflicting",
                                 f"new trial ({describe(s)}) is {s.assessment.result_direction}, earlier "
@@ -249,8 +254,12 @@ def _condition_verdict(condition: str, items: list[Study], rules: dict) -> Condi
     pr = rules["pooled"]
     for s in live:
         a = s.assessment
-        if a.design in pr["designs"] and is_new(s, rules) and (
-                (a.n_enrolled or 0) >= pr["min_participants"] or (a.n_studies or 0) >= pr["min_trials"]):
+        # "Of RCTs": a review that says it pooled randomized trials counts by trials or
+        # participants; one that does not say counts only by participants; one that pooled
+        # observational studies or case reports does not count.
+        big_by_trials = a.pooled_rcts is True and (a.n_studies or 0) >= pr["min_trials"]
+        big_by_people = a.pooled_rcts is not False and (a.n_enrolled or 0) >= pr["min_participants"]
+        if a.design in pr["designs"] and is_new(s, rules) and (big_by_trials or big_by_people):
             status = _status_for(a.result_direction)
             if status:
                 size = " and ".join(x for x in (f"{a.n_studies} studies" if a.n_studies else "",

@@ -89,6 +89,17 @@ def test_conflict(new_n, expected):
     assert status(earlier, new)[0] == expected
 
 
+def test_new_pivotal_trial_outweighs_earlier_small_trials():
+    earlier = study("1", date="2013-01-01", n_enrolled=31, duration_weeks=10.0)
+    assert status(earlier, study("2", result_direction="null")) == ("review_no_benefit", ["pivotal_trial"])
+
+
+def test_two_pivotal_trials_that_disagree_conflict():
+    earlier = study("1", date="2019-01-01")
+    st, rules = status(earlier, study("2", date="2024-01-01", result_direction="null"))
+    assert st == "review_conflicting" and "conflict" in rules
+
+
 def test_conflict_needs_an_adequately_designed_earlier_trial():
     earlier = study("1", date="2013-01-01", n_enrolled=31, blinding="none", duration_weeks=10.0)
     new = study("2", date="2024-01-01", n_enrolled=40, duration_weeks=8.0, result_direction="null")
@@ -103,10 +114,13 @@ def test_conflict_needs_an_adequately_designed_earlier_trial():
     ({"n_studies": 5, "result_direction": "null"}, "review_no_benefit"),
     ({"n_studies": 5, "result_direction": "not_applicable"}, "unchanged"),
     ({"n_studies": 5, "design": "narrative_review"}, "unchanged"),
+    ({"n_studies": 22, "pooled_rcts": None}, "unchanged"),  # may be case reports: trials not enough
+    ({"n_studies": 2, "n_enrolled": 400, "pooled_rcts": None}, "review_benefit"),
+    ({"n_studies": 4, "n_enrolled": 900, "pooled_rcts": False}, "unchanged"),  # pooled observational studies
 ])
 def test_pooled_evidence(kw, expected):
     base = dict(design="meta_analysis", randomized=None, blinding=None, control=None, n_enrolled=None,
-                duration_weeks=None)
+                duration_weeks=None, pooled_rcts=True)
     base.update(kw)
     assert status(study("1", **base))[0] == expected
 
