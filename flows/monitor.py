@@ -62,7 +62,8 @@ def settings_for_run(overrides: Optional[dict] = None, config: Optional[str] = N
         raise SettingsError(f"{', '.join(sorted(bad))} cannot be a flow parameter; set it in the environment "
                             "or a Prefect Secret block")
     if overrides:
-        s = s.replace(**{k: (Path(v) if k in ("db", "outbox", "rules") and v is not None else v)
+        s = s.replace(**{k: (Path(v) if k in ("db", "outbox", "rules") and v is not None
+                             else tuple(v) if isinstance(v, list) else v)
                          for k, v in overrides.items()})
     for field in SECRET_FIELDS:
         block = os.environ.get(f"LDN_{field.upper()}_BLOCK")

@@ -80,7 +80,8 @@ class Settings:
         return {"none": 25, "starttls": 587, "ssl": 465}[self.smtp_security]
 
     def replace(self, **changes) -> "Settings":
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed, checked like a freshly loaded one."""
+        return _validate(dataclasses.replace(self, **changes))
 
     def public_dict(self) -> dict:
         """Settings for display and logs: secrets reduced to 'set' / 'unset'."""

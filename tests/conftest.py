@@ -18,7 +18,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 for _k in list(os.environ):
-    if _k.startswith("LDN_"):
+    if _k.startswith("LDN_") and not _k.startswith("LDN_TEST_"):
         del os.environ[_k]  # a developer's live settings must not leak into tests
 
 import pytest
