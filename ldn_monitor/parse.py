@@ -61,7 +61,7 @@ _C0_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 # After parsing, also drop C0 (reachable as character references in XML 1.1), DEL and C1 controls,
 # which XML 1.0 allows but which corrupt terminals, e-mail and CSV downstream.
 _CTRL_TABLE = dict.fromkeys(
-    [c for c in range(0x20) if c not in (0x09, 0x0A)] + list(range(0x7F, 0xA0)))
+    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + list(range(0x7F, 0xA0)))  # CR is whitespace
 
 _HEAD_BYTES = 2048
 

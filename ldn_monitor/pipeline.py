@@ -149,11 +149,7 @@ def _diff_subject_set(settings: Settings, store: Store, client, plan: RunPlan) -
     gone = 0
     if missing:
         seen: set[str] = set()
-        for start in range(0, len(missing), settings.batch_size):
-            chunk = missing[start:start + settings.batch_size]
-            from .parse import parse_efetch
-
-            result = parse_efetch(client.efetch_ids(chunk))
+        for result in client.fetch_ids(missing):
             counts = store_batch(store, result.articles, result.deleted, plan.run_id)
             gone += counts["deleted"]
             seen.update(a.pmid for a in result.articles)
