@@ -102,7 +102,8 @@ def _study_view(s: Study, rules: dict, with_evidence: bool = True) -> dict:
             ev.append({"field": FIELD_WORDS.get(e.field, e.field), "text": _clip(e.text, 300)})
     year = s.pub_year or (s.entrez_date or "")[:4]
     return {
-        "id": s.pmid, "label": s.pmid if s.source == "registry" else f"PMID {s.pmid}",
+        "id": s.pmid, "label": (s.pmid if s.source == "registry" else
+                                f"PMID {s.pmid}" if pubmed_url(s.pmid) else f"record {s.pmid} (no PMID)"),
         "title": _clip(s.title or "[no title]", 300), "year": year, "url": study_url(s),
         "doi_url": doi_url(s.doi), "design": describe(s), "quality": a.quality_score,
         "condition": _label(a.condition or "unspecified"), "why_not": why_not(s, rules),
