@@ -83,11 +83,12 @@ def _label(cond: str) -> str:
     return cond.replace("_", " ")
 
 
-def subject_line(report: VerdictReport, new_count: int) -> str:
+def subject_line(report: VerdictReport, new_count: int, registry_news: int = 0) -> str:
     moving = [c for c in report.conditions if c.status != "unchanged"]
     if not moving:
         noun = "study" if new_count == 1 else "studies"
-        return f"LDN evidence: verdict unchanged ({new_count} new {noun})"
+        extra = f", {registry_news} registry event{'s' if registry_news != 1 else ''}" if registry_news else ""
+        return f"LDN evidence: verdict unchanged ({new_count} new {noun}{extra})"
     first = moving[0]
     rules = ", ".join(RULE_WORDS.get(r, r) for r in first.rules_fired)
     more = f" and {len(moving) - 1} more condition{'s' if len(moving) > 2 else ''}" if len(moving) > 1 else ""
@@ -111,13 +112,15 @@ def _study_view(s: Study, rules: dict, with_evidence: bool = True) -> dict:
         "overridden": [FIELD_WORDS.get(f, f) for f in a.overridden],
         "direction": a.result_direction or "not stated", "source": s.source,
         "target_n": a.n_enrolled,
+        "registry_results": s.source == "registry" and a.design in ("rct_parallel", "rct_crossover"),
     }
 
 
 def build_context(report: VerdictReport, studies: Mapping[str, Study], new_pmids: Iterable[str],
                   moved: list[dict], rules: dict, *, generated_at: datetime,
                   window: Optional[str] = None, notes: Iterable[str] = (),
-                  has_chart: bool = False) -> dict:
+                  has_chart: bool = False, registry_signals: Iterable[dict] = (),
+                  registry_upcoming: Optional[Mapping[str, list]] = None) -> dict:
     new_pmids = [p for p in new_pmids if p in studies]
     new_set = set(new_pmids)
     moving = [c for c in report.conditions if c.status != "unchanged"]
@@ -142,6 +145,10 @@ def build_context(report: VerdictReport, studies: Mapping[str, Study], new_pmids
         for p in c.upcoming:
             if p in studies:
                 upcoming.append(_study_view(studies[p], rules, with_evidence=False))
+    registry_trials = [dict(t, condition=_label(cond), url=nct_url(t["nct_id"]))
+                       for cond, items in (registry_upcoming or {}).items() for t in items]
+    signals = [dict(x, condition=_label(x.get("condition") or "unspecified"), url=nct_url(x["nct_id"]))
+               for x in registry_signals]
     table = [{
         "condition": _label(c.condition), "status": STATUS_WORDS[c.status], "status_key": c.status,
         "studies": len(c.studies), "new": len([p for p in c.studies if p in new_set]),
@@ -157,10 +164,12 @@ def build_context(report: VerdictReport, studies: Mapping[str, Study], new_pmids
         answer = (f"The verdict stands for all {len(report.conditions)} conditions with LDN studies: "
                   "nothing new reaches a rule threshold.")
     return {
-        "subject": subject_line(report, len(new_pmids)), "answer": answer,
+        "subject": subject_line(report, len(new_pmids), sum(1 for x in signals if x["kind"] != "publication_bias")),
+        "answer": answer,
         "should_change": report.should_change, "generated": generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
         "window": window, "new_count": len(new_pmids), "moving": moving_view, "moved": moved,
         "quiet": quiet, "set_aside": set_aside, "upcoming": upcoming, "table": table,
+        "registry_trials": registry_trials, "signals": signals,
         "verdict_text": " ".join(str(rules.get("verdict", "")).split()), "verdict_date": report.verdict_date,
         "rules_version": report.rules_version, "notes": list(notes), "disclaimer": NCBI_DISCLAIMER,
         "chart_cid": CHART_CID if has_chart else None,
@@ -180,10 +189,12 @@ def _env(autoescape: bool) -> jinja2.Environment:
 
 def render(report: VerdictReport, studies: Mapping[str, Study], new_pmids: Iterable[str],
            moved: list[dict], rules: dict, *, generated_at: datetime, window: Optional[str] = None,
-           notes: Iterable[str] = (), chart_png: Optional[bytes] = None) -> Digest:
+           notes: Iterable[str] = (), chart_png: Optional[bytes] = None,
+           registry_signals: Iterable[dict] = (), registry_upcoming: Optional[Mapping[str, list]] = None) -> Digest:
     new_pmids = list(new_pmids)
     ctx = build_context(report, studies, new_pmids, moved, rules, generated_at=generated_at,
-                        window=window, notes=notes, has_chart=chart_png is not None)
+                        window=window, notes=notes, has_chart=chart_png is not None,
+                        registry_signals=registry_signals, registry_upcoming=registry_upcoming)
     text = _env(False).get_template("digest.txt.j2").render(**ctx)
     html = _env(True).get_template("digest.html.j2").render(**ctx)
     return Digest(subject=ctx["subject"], text=text, html=html,

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Optional
 
 from . import assess as assessor
 from . import digest as digest_mod
-from . import mailer, verdict
+from . import mailer, registry_store, verdict
 from .errors import LdnError, MailError
 from .progress import Progress
 from .records import Article, Study
@@ -203,10 +203,8 @@ def load_studies(store: Store) -> dict[str, Study]:
 
 
 def _registry_studies(store: Store) -> list[Study]:
-    try:
-        from . import registry_store
-    except ImportError:
-        return []
+    from . import registry_store
+
     return registry_store.studies(store.db)
 
 
@@ -239,14 +237,21 @@ def prepare_digest(settings: Settings, rules: dict, run_id: Optional[int], *, wi
         new_pmids = [p for p in store.undigested_pmids() if p in studies]
         previous = store.latest_verdicts(digested_only=True)
         moved = verdict.moved(previous, report)
-        if not new_pmids and not moved and not (settings.digest_when_empty or force):
+        last = store.digests(limit=1)
+        signals = registry_store.signals(store.db, now.date(), since=last[0]["created_at"] if last else None)
+        upcoming = registry_store.upcoming(store.db, rules)
+        # Registry news (a trial completed, results posted) is worth a digest on its own; the
+        # standing publication-bias list is not, or it would mail every week.
+        news = [x for x in signals if x["kind"] != "publication_bias"]
+        if not new_pmids and not moved and not news and not (settings.digest_when_empty or force):
             if record:
                 store.save_verdicts(run_id, [c.to_dict() for c in report.conditions])
             log.info("nothing new and no verdict moved: no digest (LDN_DIGEST_WHEN_EMPTY=true sends one anyway)")
             return None
         chart = evidence_map_png(report, studies, rules)
         d = digest_mod.render(report, studies, new_pmids, moved, rules, generated_at=now, window=window,
-                              notes=notes, chart_png=chart)
+                              notes=notes, chart_png=chart, registry_signals=signals,
+                              registry_upcoming=upcoming)
         digest_id = digest_id_for(run_id, new_pmids, report, now)
         domain = settings.mail_from.rpartition("@")[2] or "ldn-monitor.local"
         msg = mailer.build_message(
@@ -351,10 +356,6 @@ def run_monitor(settings: Settings, rules: dict, *, since: Optional[str] = None,
 
 def poll_registry(settings: Settings, plan: RunPlan, client=None) -> dict:
     """ClinicalTrials.gov step; an outage is reported, never fatal to the PubMed part."""
-    try:
-        from . import registry, registry_store
-    except ImportError:
-        return {"skipped": "registry module not installed"}
     try:
         return registry_store.poll(settings, plan.run_id, client)
     except LdnError as exc:

@@ -33,7 +33,7 @@ from .records import (
     Evidence,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Fields a reviewer may override, with the type their value must have.
 OVERRIDABLE = {
@@ -118,7 +118,13 @@ def _m3_reviewers(db: sqlite_utils.Database) -> None:
         db["articles"].enable_fts(["title", "abstract"], create_triggers=True, tokenize="porter")
 
 
-MIGRATIONS = (_m1_core, _m2_history, _m3_reviewers)
+def _m4_registry(db: sqlite_utils.Database) -> None:
+    from . import registry_store
+
+    registry_store.create_tables(db)
+
+
+MIGRATIONS = (_m1_core, _m2_history, _m3_reviewers, _m4_registry)
 
 
 # --------------------------------------------------------------------------- row <-> record

@@ -119,3 +119,19 @@ def test_no_studies_at_all():
 def test_changes_since_last_digest_are_listed():
     d = rendered(corpus(), previous={"fibromyalgia": {"status": "unchanged"}})
     assert "fibromyalgia: unchanged -> review_benefit".replace("_", " ") in d.text
+
+
+def test_registry_sections_render_and_escape():
+    sig = {"kind": "publication_bias", "label": "completed ≥ 12 months ago with no linked publication",
+           "nct_id": "NCT99999901", "condition": "chronic_low_back_pain", "title": "<b>LDN</b> for back pain",
+           "status": "COMPLETED", "enrollment_text": "180 ACTUAL", "months_since_completion": 26}
+    up = {"fibromyalgia": [{"nct_id": "NCT99999902", "title": "LDN vs placebo", "status_words": "recruiting",
+                            "design": "protocol", "blinding": "double", "control": "placebo",
+                            "enrollment_text": "320 ESTIMATED", "has_results": False}]}
+    report = evaluate(corpus(), RULES)
+    d = render(report, {s.pmid: s for s in corpus()}, [], [], RULES, generated_at=WHEN,
+               registry_signals=[sig], registry_upcoming=up)
+    for part in (d.text, d.html):
+        assert "NCT99999901" in part and "26 months ago" in part and "publication-bias" in part
+        assert "NCT99999902" in part and "320 ESTIMATED" in part
+    assert "&lt;b&gt;LDN&lt;/b&gt;" in d.html and "https://clinicaltrials.gov/study/NCT99999902" in d.html

@@ -215,3 +215,27 @@ def test_empty_run_sends_nothing_unless_asked(tmp_path, demo_server):
     run_monitor(settings.replace(digest_when_empty=True), RULES, trigger="test")
     mails = outbox_messages(settings.outbox)
     assert len(mails) == 2 and "(0 new studies)" in mails[-1]["Subject"] or "review the verdict" in mails[-1]["Subject"]
+
+
+def test_registry_outage_does_not_block_pubmed(tmp_path):
+    from ldn_monitor.ctgov_replay import mount
+
+    with ReplayServer(SNAPSHOT) as server:
+        mount(server, SNAPSHOT / "ctgov")
+        settings = settings_for(tmp_path, server, registry=True,
+                                ctgov_url=server.url.split("/entrez/")[0] + "/api/v2/")
+        server.inject("503", times=50, endpoint="ctgov")
+        counts = run_monitor(settings, RULES, trigger="test")
+        assert counts["status"] == "succeeded" and counts["new"] > 0
+        assert "error" in counts["registry"]
+        (mail,) = outbox_messages(settings.outbox)
+        assert "ClinicalTrials.gov could not be reached" in mail.get_body(("plain",)).get_content()
+        with Store(settings.db) as store:
+            assert store.get_watermark("ctgov") is None and store.get_watermark() is not None
+        server.clear_faults()
+        again = run_monitor(settings, RULES, trigger="test")
+    assert again["registry"]["new"] == 10
+    # registry news alone (trials completed, results posted) is worth a digest
+    assert again["digest"] is not None
+    text = outbox_messages(settings.outbox)[-1].get_body(("plain",)).get_content()
+    assert "REGISTRY SIGNALS" in text and "results posted" in text
