@@ -39,7 +39,7 @@ FIELD_WORDS = {
     "is_ldn": "low-dose naltrexone", "design": "design", "randomized": "randomized",
     "blinding": "blinding", "control": "control", "n_enrolled": "n", "n_analyzed": "n analysed",
     "n_studies": "studies", "duration_weeks": "duration", "condition": "condition",
-    "result_direction": "result",
+    "result_direction": "result", "pooled_rcts": "pooled randomized trials", "serious_harm": "serious harm",
 }
 
 

@@ -151,8 +151,10 @@ def pivotal_gaps(s: Study, rules: dict) -> list[str]:
         gaps.append("not low-dose naltrexone" if a.is_ldn is False else "dose unclear")
     if a.design == "protocol":
         return gaps + ["protocol, no results yet"]
-    if a.design in ("systematic_review", "meta_analysis", "narrative_review"):
-        return gaps + [a.design.replace("_", " ")]
+    if a.design == "narrative_review":
+        return gaps + ["narrative review, no pooled result"]
+    if a.design in ("systematic_review", "meta_analysis"):
+        return gaps + review_gaps(s, rules)
     if a.design not in RCT_DESIGNS or a.randomized is False:
         gaps.append("not randomized" if a.design in ("nonrandomized_controlled",) else a.design.replace("_", " "))
     if a.blinding not in p["blinding"]:
@@ -173,9 +175,29 @@ def pivotal_gaps(s: Study, rules: dict) -> list[str]:
     return gaps
 
 
+def review_gaps(s: Study, rules: dict) -> list[str]:
+    """What keeps a review from counting as pooled evidence, in plain words."""
+    a, pr = s.assessment, rules["pooled"]
+    gaps = [a.design.replace("_", " ")]
+    if a.pooled_rcts is False:
+        gaps.append("pooled non-randomized studies")
+    elif a.pooled_rcts is None and (a.n_enrolled or 0) < pr["min_participants"]:
+        gaps.append("does not say it pooled randomized trials"
+                    + (f"; n = {a.n_enrolled} (< {pr['min_participants']})" if a.n_enrolled else ""))
+    elif (a.n_studies or 0) < pr["min_trials"] and (a.n_enrolled or 0) < pr["min_participants"]:
+        gaps.append(f"{a.n_studies or 'number not stated'} trials (< {pr['min_trials']}), "
+                    f"{'n = ' + str(a.n_enrolled) if a.n_enrolled else 'participants not stated'} "
+                    f"(< {pr['min_participants']})")
+    if a.result_direction in (None, "not_applicable"):
+        gaps.append("no conclusion stated")
+    return gaps
+
+
 def why_not(s: Study, rules: dict) -> str:
     """Why one study does not move the verdict, for the digest ('open-label, n = 12, 8 weeks')."""
     gaps = pivotal_gaps(s, rules)
+    if not is_new(s, rules):
+        gaps.insert(0, f"before the verdict of {rules['verdict_date'][:4]} (already weighed)")
     return "; ".join(dict.fromkeys(gaps)) or "counted with the rest of the evidence; no rule threshold reached"
 
 

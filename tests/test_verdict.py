@@ -173,3 +173,13 @@ def test_moved_since_last_digest():
     report = evaluate([study("1")], RULES)
     assert moved({}, report) == [{"condition": "fibromyalgia", "from": "unchanged", "to": "review_benefit"}]
     assert moved({"fibromyalgia": {"status": "review_benefit"}}, report) == []
+
+
+def test_why_not_for_reviews_and_old_studies():
+    sr = dict(design="systematic_review", randomized=None, blinding=None, control=None, duration_weeks=None,
+              n_enrolled=None)
+    assert "pooled non-randomized studies" in why_not(study("1", n_studies=9, pooled_rcts=False, **sr), RULES)
+    assert "does not say it pooled randomized trials" in why_not(study("2", n_studies=22, **sr), RULES)
+    assert "2 trials (< 4)" in why_not(study("3", n_studies=2, pooled_rcts=True, **sr), RULES)
+    assert "no conclusion stated" in why_not(study("4", n_studies=2, pooled_rcts=True, result_direction=None, **sr), RULES)
+    assert why_not(study("5", date="2012-01-01", n_enrolled=20), RULES).startswith("before the verdict of 2018")
