@@ -269,3 +269,16 @@ def test_a_failed_batch_writes_nothing(store):
             store.upsert_articles([art("2"), art("3")], 2)
             raise RuntimeError("killed mid-batch")
     assert store.pmids() == {"1"}
+
+
+def test_disk_full_is_a_clear_error_and_the_batch_rolls_back(tmp_path):
+    # SQLite's own ceiling stands in for a full disk: the same SQLITE_FULL error, no root needed.
+    with Store(tmp_path / "full.db") as s:
+        s.upsert_articles([art("1")], 1)
+        pages = s.db.execute("PRAGMA page_count").fetchone()[0]
+        s.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+        big = [art(str(i), abstract=(AbstractSection("x" * 20_000),)) for i in range(2, 40)]
+        with pytest.raises(StoreError, match="disk full"):
+            with s.atomic():
+                s.upsert_articles(big, 2)
+        assert s.pmids() == {"1"}
