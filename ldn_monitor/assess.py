@@ -23,13 +23,87 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Optional, Sequence
 
 from . import assess_rules as R
-from .assess_numbers import find_numbers, parse_number
+from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
-ASSESSOR_VERSION = "assess-2026.11.25-2"
+# Patterns used inside functions, compiled once at import (the re module's cache holds only 512).
+_RX000 = re.compile(r"\b(?:this|the present|our) (?:study|trial|review|pilot|case|series)\b|\bwe (?:aimed|sought|conducted|tested|evaluated|examined|hypothesi[sz]ed|report|describe|present|set out|designed|ran|did|performed)\b|\bhere we\b", re.I)
+_RX001 = re.compile(r"twice|two times|b\.?i\.?d")
+_RX002 = re.compile(r"\b(?:amitriptyline|oxycodone|bupropion|sertraline|aripiprazole|nicotine|methadone|morphine|"
+                     r"buprenorphine|pregabalin|duloxetine|gabapentin|clonidine|prednisolone|acamprosate|"
+                     r"placebo|tramadol|milnacipran)\b", re.I)
+_RX003 = re.compile(r"\b(?:and|or|vs|versus)\b")
+_RX004 = re.compile(r"\b(?:other|previous|prior|earlier|future|further|larger|more)\s+(?:[\w-]+\s+){0,2}$", re.I)
+_RX005 = re.compile(r"randomi[sz]ed controlled trial", re.I)
+_RX006 = re.compile(r"\b(?:concealed|blind(?:ed)?|mask(?:ed)?|unaware)\b", re.I)
+_RX007 = re.compile(r"s$")
+_RX008 = re.compile(r"outcomes?$")
+_RX009 = re.compile(r"")
+_RX010 = re.compile(r"\bprospective\b", re.I)
+_RX011 = re.compile(r"purpose of (?:the |this )?review|recent findings")
+_RX012 = re.compile(r"\b(?:case|chart|record)s?\b", re.I)
+_RX013 = re.compile(r"\bex vivo\b", re.I)
+_RX014 = re.compile(r"search|searched|databases", re.I)
+_RX015 = re.compile(r"quality of life survey|surveys?\)", re.I)
+_RX016 = re.compile(r"\b(?:studies|trials|articles|times|doses?|mg|visits?|sessions?|weeks?|months?|years?|days?)\b")
+_RX017 = re.compile(r"%\)?\s*(?:of\s+)?(?:the\s+)?\w*\s*$")
+_RX018 = re.compile(r"\b(?:arm|arms|group|groups|to|with|or|and|versus|vs)\b[^()]{0,60}\($", re.I)
+_RX019 = re.compile(r"\b(?:of|the|all)\s*$", re.I)
+_RX020 = re.compile(r"\b(?:total|overall|all)\b", re.I)
+_RX021 = re.compile(r"\b(?:screened|assessed for eligibility|approached|contacted|responded|were excluded|excluded|ineligible|declined|refused)\b", re.I)
+_RX022 = re.compile(r"\bof(?: the| all| these)?\s*$", re.I)
+_RX023 = re.compile(r"\s*(?:\(\d+(?:\.\d+)?%\)\s*)?of (?:the |these |all )?")
+_RX024 = re.compile(r"^\s*(?:\w+\s+){0,2}(?:in each|per|in every) (?:study |treatment )?(?:arm|group)", re.I)
+_RX025 = re.compile(r"\bamong\s*$|\bin a (?:small )?(?:group|sample|cohort) of\s*$|\bincluded\s*$|\benrolled\s*$|\brecruited\s*$|\bfor\s*$|\bfrom\s*$|\btotal of\s*$", re.I)
+_RX026 = re.compile(r"%\)?\s*$")
+_RX027 = re.compile(r"\b(?:in|among|for)\s*(?:the\s*)?$", re.I)
+_RX028 = re.compile(rf"^(?:{R.NUMBER_PATTERN})\s*(?:\(\d+(?:\.\d+)?%\)\s*)?of (?:the |these |all |our )?", re.I)
+_RX029 = re.compile(r"^[^.;]{0,30}\b(?:met|fulfil+ed|satisfied) (?:the |all |every )?(?:inclusion|eligibility) criteri", re.I)
+_RX030 = re.compile(r"\b(?:of them|of whom|of these)\b", re.I)
+_RX031 = re.compile(r"\b(?:completed|finished|analy[sz]ed|evaluable|remained)\b", re.I)
+_RX032 = re.compile(r"\bin (?:a|all|total)\s*$", re.I)
+_RX033 = re.compile(r"%|\bp\s*[<=>]", re.I)
+_RX034 = re.compile(r"\b(?:randomi[sz]|assign|allocat|arm|group)", re.I)
+_RX035 = re.compile(r"control|non-?users|comparators|unexposed")
+_RX036 = re.compile(r"\b(?:improv|respon|relaps|reported|had)\w*", re.I)
+_RX037 = re.compile(r"\b(?:a total of|in total|overall)\s*$", re.I)
+_RX038 = re.compile(rf"\b(?:studies|trials|RCTs)\s*\((?P<num>{R.NUMBER_PATTERN}) (?:participants|patients|subjects|people)\)|\bwith (?P<num2>{R.NUMBER_PATTERN}) (?:participants|patients|subjects) in total", re.I)
+_RX039 = re.compile(r"\b(?:studies|trials|RCTs)\b", re.I)
+_RX040 = re.compile(r"\b(?:included|inclusion|met|eligible|identified)\b", re.I)
+_RX041 = re.compile(r"\bof (?:them|these|which)\b", re.I)
+_RX042 = re.compile(r"\b(?:no|none)\b\s*$", re.I)
+_RX043 = re.compile(r"[(,]\s*$")
+_RX044 = re.compile(r"\b(?:studies|trials|articles)\b", re.I)
+_RX045 = re.compile(r"\b(?:randomi[sz]ed|assigned|allocated|received|took|treated|given|administered|trial|study|placebo|naltrexone|LDN|drug)\b", re.I)
+_RX046 = re.compile(r"\b(?:treated|treatment|therapy|continued|maintained on)\s+for\s*$", re.I)
+_RX047 = re.compile(r"\b(?:further|additional|extension|open-label|follow-up|another)\s*$", re.I)
+_RX048 = re.compile(r"\b(?:baseline to|at)\s*$", re.I)
+_RX049 = re.compile(r"^[\s-]*(?:old|of age)\b", re.I)
+_RX050 = re.compile(r"\baged?\s*$", re.I)
+_RX051 = re.compile(r"\b(?:LDN|naltrexone|NTX|drug|medication)\b[^.;,]{0,30}$", re.I)
+_RX052 = re.compile(r"\bfor\s*$", re.I)
+_RX053 = re.compile(r"\bover\s+$")
+_RX054 = re.compile(r"^\s*in total", re.I)
+_RX055 = re.compile(r"\b(?:primary|main|outcome|end ?point|score|at)\b", re.I)
+_RX056 = re.compile(r"\bpain\b", re.I)
+_RX057 = re.compile(r"\b(?:enrolled|randomi[sz]ed|included|recruited|were treated|we (?:present|describe|report|reviewed|examined|measured|assessed)|took part|participated|trial|study)\b", re.I)
+_RX058 = re.compile(r"\s")
+_RX059 = re.compile(r"\b(?:no|not|nor|neither|without|lack of|failed to|did not|didn't)\b[^,;]{0,25}$", re.I)
+_RX060 = re.compile(r"\b(?:efficacy|effects?|benefits?)\s+$", re.I)
+_RX061 = re.compile(r"\s*(?:that|which)\b")
+_RX062 = re.compile(r"\b(?:for|in) some\b|\bsome (?:people|patients)|\bsubgroup|\bsubset|\byet\b|\bbut not\b", re.I)
+_RX063 = re.compile(r"^\s*(?:were|was)\s+(?:not|never)\b|^\s*(?:did not|were absent|was absent)", re.I)
+_RX064 = re.compile(r"\b(?:placebo group|in the placebo|with placebo|unrelated|not related|not attributable)\b", re.I)
+_RX065 = re.compile(r"[;,]\s*(?:but|while|whereas)\b|\.\s")
+_RX066 = re.compile(r"\bno randomi[sz]ed|pre-post|uncontrolled|observational\b", re.I)
+_RX067 = re.compile(r"\bactive (?:control|comparator)", re.I)
+_RX068 = re.compile(r"\bin vitro\b", re.I)
+
+ASSESSOR_VERSION = "assess-2026.11.25-4"
 
 _NON_RESULT_DESIGNS = ("protocol", "narrative_review")
 _UNCONTROLLED = ("single_arm", "observational", "case_report", "case_series")
@@ -169,7 +243,7 @@ def _is_own(s: Sentence) -> bool:
     if R.STRONG_OTHER_RE.search(s.text):
         return False
     if s.kind == "background":
-        return bool(re.search(r"\b(?:this|the present|our) (?:study|trial|review|pilot|case|series)\b|\bwe (?:aimed|sought|conducted|tested|evaluated|examined|hypothesi[sz]ed|report|describe|present|set out|designed|ran|did|performed)\b|\bhere we\b", s.text, re.I))
+        return bool(_RX000.search(s.text))
     if s.kind == "results":
         return not R.FUTURE_NEED_RE.search(s.text)
     if R.OTHER_WORK_RE.search(s.text) and not _OWN_CUE_RE.search(s.text):
@@ -244,7 +318,7 @@ def _dose_mentions(s: Sentence) -> list[Dose]:
         micro = unit in ("µg", "μg", "mcg", "ug") or unit.startswith("microgram")
         hi = max(v, v2) if v2 is not None else v
         freq = (m.group("freq") or "").lower()
-        mult = 2.0 if re.search(r"twice|two times|b\.?i\.?d", freq) else 1.0
+        mult = 2.0 if _RX001.search(freq) else 1.0
         mg = hi / 1000.0 if micro else hi
         if m.group("perkg"):
             out.append(Dose(None, mg * mult, micro, s.start + m.start(), s.start + m.end()))
@@ -269,10 +343,8 @@ def _dose_is_naltrexone(s: Sentence, d: Dose) -> bool:
     # Another drug name sitting between the naltrexone mention and the dose steals it.
     if nb:
         between = window_before[nb[-1].end():]
-        if re.search(r"\b(?:amitriptyline|oxycodone|bupropion|sertraline|aripiprazole|nicotine|methadone|morphine|"
-                     r"buprenorphine|pregabalin|duloxetine|gabapentin|clonidine|prednisolone|acamprosate|"
-                     r"placebo|tramadol|milnacipran)\b", between, re.I):
-            return bool(na and not re.search(r"\b(?:and|or|vs|versus)\b", window_after[:na.start()]))
+        if _RX002.search(between):
+            return bool(na and not _RX003.search(window_after[:na.start()]))
     return True
 
 
@@ -392,7 +464,7 @@ def _about_others(t: str, m: re.Match) -> bool:
     """A design word that qualifies other studies: "other double-blind naltrexone trials"."""
     if _OTHERS_AFTER_RE.match(t[m.end():m.end() + 45]) and not _THIS_BEFORE_RE.search(t[max(0, m.start() - 45):m.start()]):
         return True
-    return bool(re.search(r"\b(?:other|previous|prior|earlier|future|further|larger|more)\s+(?:[\w-]+\s+){0,2}$", t[max(0, m.start() - 40):m.start()], re.I))
+    return bool(_RX004.search(t[max(0, m.start() - 40):m.start()]))
 
 
 def _first(doc: Doc, rx: re.Pattern, sents=None, *, skip: Optional[re.Pattern] = None) -> Optional[Found]:
@@ -463,22 +535,64 @@ def _facts(doc: Doc) -> DesignFacts:
     if not f.triple:
         for s in sents:
             if R.MASKING_CONTEXT_RE.search(s.text):
-                parties = {re.sub(r"s$", "", p.group(0).lower()).split()[-1] for p in R.MASKED_PARTY_RE.finditer(s.text)}
+                parties = {_RX007.sub("", p.group(0).lower()).split()[-1] for p in R.MASKED_PARTY_RE.finditer(s.text)}
                 parties = {_party(p) for p in parties}
-                if len(parties) >= 3 and re.search(r"\b(?:concealed|blind(?:ed)?|mask(?:ed)?|unaware)\b", s.text, re.I):
+                if len(parties) >= 3 and _RX006.search(s.text):
                     f.triple = Found(True, s.start, s.end)
                     break
-    f.pt_rct = any(re.search(r"randomi[sz]ed controlled trial", p, re.I) for p in doc.publication_types)
+    if not (f.triple or f.double or f.single):
+        _masked_parties(sents, f)
+    f.pt_rct = any(_RX005.search(p) for p in doc.publication_types)
     f.results_present = bool(doc.kinds("results")) or bool(
         _search_sents(doc.own(), re.compile(r"\b(?:p\s*[<=>]|significantly|improved|we found|showed|was associated|95% CI|reduced)\b", re.I))
     )
     return f
 
 
+_CLAUSE_SPLIT_RE = re.compile(r";|\.\s|,\s+(?:but|whereas|while)\b")
+
+
+def _masked_parties(sents: list[Sentence], f: DesignFacts) -> None:
+    """"Patients and raters were blinded" (2 parties -> double); "an investigator unaware of group
+    allocation" (1 -> single); 3+ -> triple. Parties of a negated clause ("participants were not") do not count."""
+    for s in sents:
+        if s.kind == "background" or not R.MASKING_CONTEXT_RE.search(s.text):
+            continue
+        base = 0
+        for piece in _CLAUSE_SPLIT_RE.split(s.text):
+            start = s.text.find(piece, base)
+            base = start + len(piece)
+            vm = R.MASKING_VERB_RE.search(piece)
+            if not vm or R.MASKED_NEGATION_RE.search(piece):
+                continue
+            # the parties are the subject (before the verb) or, for "blinded participants", right after it
+            scope = piece[:vm.end()] if vm.start() > 0 else piece[: vm.end() + 60]
+            parties = {_party(_party_word(p.group(0))) for p in R.MASKED_PARTY_RE.finditer(scope)}
+            if not parties:
+                continue
+            ev = Found(True, s.start + start, s.start + start + len(piece))
+            if len(parties) >= 3:
+                f.triple = ev
+            elif len(parties) == 2:
+                f.double = ev
+            else:
+                f.single = ev
+            return
+
+
+def _party_word(p: str) -> str:
+    w = p.lower()
+    if _RX008.search(w):
+        return "assessor"
+    if w.endswith("ologist") or w.endswith("ologists") or w.startswith("treating"):
+        return "clinician"
+    return _RX007.sub("", w).split()[-1]
+
+
 def _party(p: str) -> str:
-    if p in ("participant", "patient", "subject"):
+    if p in ("participant", "patient", "subject", "parent", "caregiver"):
         return "participant"
-    if p in ("investigator", "clinician", "physician", "provider", "staff", "personnel", "team"):
+    if p in ("investigator", "clinician", "physician", "provider", "staff", "personnel", "team", "nurse", "surgeon", "doctor"):
         return "investigator"
     if p in ("assessor", "rater", "evaluator"):
         return "assessor"
@@ -516,9 +630,9 @@ def _decide_design(doc: Doc, f: DesignFacts, n_people: Optional[int]) -> Found:
     meta = _search_sents([title], R.META_RE) or _search_sents(own, R.META_RE)
     systematic = _search_sents([title], R.SYSTEMATIC_RE) or _search_sents(own, R.SYSTEMATIC_RE)
     search = _search_sents(own, R.SEARCH_RE)
-    if narrative_self is None and any(re.search(r"purpose of (?:the |this )?review|recent findings", lab) for lab in doc.labels):
-        narrative_self = (title, re.match(r"", title.text))
-    if meta and not narrative_self:
+    if narrative_self is None and any(_RX011.search(lab) for lab in doc.labels):
+        narrative_self = (title, _RX009.match(title.text))
+    if meta and not narrative_self and not ("meta" not in meta[1].group(0).lower() and not (systematic or search) and _search_sents([title] + own, R.SECONDARY_RE)):
         s, m = meta
         # "pooled analyses showed" in a review with a database search, or the words meta-analysis
         return Found("meta_analysis", *_abs(s, m))
@@ -539,7 +653,7 @@ def _decide_design(doc: Doc, f: DesignFacts, n_people: Optional[int]) -> Found:
     review_title = R.REVIEW_TITLE_RE.search(title.text) if title.text else None
     narrative = _search_sents(own, R.NARRATIVE_RE)
     if (review_title or narrative) and n_people is None and not f.randomized:
-        if review_title and not re.search(r"\b(?:case|chart|record)s?\b", title.text[max(0, review_title.start() - 20):review_title.end()], re.I):
+        if review_title and not _RX012.search(title.text[max(0, review_title.start() - 20):review_title.end()]):
             return Found("narrative_review", title.start + review_title.start(), title.start + review_title.end())
         if narrative:
             s, m = narrative
@@ -562,7 +676,7 @@ def _decide_design(doc: Doc, f: DesignFacts, n_people: Optional[int]) -> Found:
     human_hits = [(s, m) for s in own for m in R.HUMAN_SUBJECT_RE.finditer(s.text)]
     if animal_hits and (len(animal_hits) >= 2 * max(1, len(human_hits)) or (R.ANIMAL_RE.search(title.text or "") and not R.HUMAN_SUBJECT_RE.search(title.text or ""))):
         s, m = animal_hits[0]
-        if not re.search(r"\bex vivo\b", m.group(0), re.I) or not human_hits:
+        if not _RX013.search(m.group(0)) or not human_hits:
             return Found("animal_or_in_vitro", *_abs(s, m))
 
     # ---- case report / series
@@ -609,7 +723,7 @@ def _decide_design(doc: Doc, f: DesignFacts, n_people: Optional[int]) -> Found:
     obs = _observational_cue(doc, own)
     if obs:
         s, m = obs
-        if not (re.search(r"\bprospective\b", m.group(0), re.I)):
+        if not (_RX010.search(m.group(0))):
             return Found("observational", *_abs(s, m))
     if chart:
         s, m = chart
@@ -651,9 +765,9 @@ def _observational_cue(doc: Doc, own: list[Sentence]):
     for s in [doc.title] + own:
         for m in R.OBSERVATIONAL_RE.finditer(s.text):
             w = m.group(0).lower()
-            if w in ("questionnaire study",) or w == "survey" and re.search(r"quality of life survey|surveys?\)", s.text, re.I):
+            if w in ("questionnaire study",) or w == "survey" and _RX015.search(s.text):
                 continue
-            if w == "database" and re.search(r"search|searched|databases", s.text, re.I):
+            if w == "database" and _RX014.search(s.text):
                 continue
             return s, m
     return None
@@ -692,16 +806,19 @@ _GROUP_SIZE_RE = re.compile(
     rf"\b(?:group|arm|cohort|controls|patients|participants|subjects)\b(?:\s*\([A-Za-z]{{1,6}};\s*|\s*[(\[]\s*)(?:[Nn]\s*)?=?\s*(?P<num>\d+)(?:\s+(?:{R.PARTICIPANT_NOUN}))?\s*[)\]]",
     re.I,
 )
+_INSTITUTION_AFTER_RE = re.compile(r"\s+(?:Affairs|Administration|Association|Hospitals?|Health(?:care)? (?:System|Administration)|Medical Cent(?:er|re)s?)\b")
+_DESIGN_SENT_RE = re.compile(r"\b(?:we (?:conducted|performed|carried out|undertook|ran)|(?:study|trial) (?:of|was conducted|was performed))\b", re.I)
 _AGE_BEFORE_RE = re.compile(r"(?:aged?|age of|mean age|median age|years?|range|±|SD|IQR|between|from)\s*(?:=|:)?\s*$", re.I)
 _COUNT_SKIP_AFTER_RE = re.compile(r"^\s*(?:%|percent|per cent|years?|yrs?|-year|mg|µg|mcg|weeks?|months?|days?|hours?|points?|times)\b", re.I)
 
 
 def _anchored_finditer(rx: re.Pattern, t: str):
     """Matches of a pattern that starts with a number, tried only where a number starts."""
-    if not _HAS_NUMBER_RE.search(t):
+    nums = find_numbers_cached(t)  # memoised per sentence; empty when there is no number at all
+    if not nums:
         return
     last_end = -1
-    for n in find_numbers(t):
+    for n in nums:
         if n.start < last_end:
             continue
         m = rx.match(t, n.start)
@@ -716,10 +833,11 @@ def _anchored_search(rx: re.Pattern, t: str):
 
 def _count_noun_matches(t: str):
     """COUNT_NOUN_RE tried only where a number starts (much faster than scanning every position)."""
-    if not _HAS_NUMBER_RE.search(t):
+    nums = find_numbers_cached(t)
+    if not nums:
         return
     last_end = -1
-    for n in find_numbers(t):
+    for n in nums:
         if n.start < last_end:
             continue
         m = R.COUNT_NOUN_RE.match(t, n.start)
@@ -755,16 +873,18 @@ def _participant_counts_uncached(doc: Doc, sents: list[Sentence]) -> list[CountC
                 continue  # part of a range or ratio ("18-64", "8/15")
             if b < len(t) and t[b:b + 1] in "-–/" and b + 1 < len(t) and t[b + 1].isdigit():
                 continue
-            if _AGE_BEFORE_RE.search(before) and not re.search(r"\b(?:of|the|all)\s*$", before, re.I):
+            if _AGE_BEFORE_RE.search(before) and not _RX019.search(before):
                 continue
             if 1900 <= v <= 2100 and not m.group("mods").strip():
                 # "in 2013 patients" is a year, not a count, unless directly "2013 patients were enrolled"
                 pass
             noun = m.group("noun").lower()
+            if _INSTITUTION_AFTER_RE.match(t, m.end()):
+                continue
             if noun in ("mice", "rats", "dogs", "eyes"):
                 continue
             mods = m.group("mods").lower()
-            if re.search(r"\b(?:studies|trials|articles|times|doses?|mg|visits?|sessions?|weeks?|months?|years?|days?)\b", mods):
+            if _RX016.search(mods):
                 continue
             score, kind = _score_count(s, a, m.end(), int(v), noun)
             cands.append(CountCand(int(v), s.start + a, s.start + m.end(), score, kind))
@@ -786,9 +906,10 @@ def _participant_counts_uncached(doc: Doc, sents: list[Sentence]) -> list[CountC
             if v is None or not float(v).is_integer():
                 continue
             after = t[m.end():m.end() + 40]
-            if _SUBSET_AFTER_RE.match(after) or re.search(r"%\)?\s*(?:of\s+)?(?:the\s+)?\w*\s*$", t[max(0, m.start() - 25):m.start()]):
+            if _SUBSET_AFTER_RE.match(after) or _RX017.search(t[max(0, m.start() - 25):m.start()]):
                 continue
             cands.append(CountCand(int(v), s.start + m.start(), s.start + m.end(), 0.0, "arm"))
+        n_eq_count = None
         for m in R.N_EQUALS_RE.finditer(t):
             v = parse_number(m.group("num"))
             if v is None:
@@ -799,7 +920,9 @@ def _participant_counts_uncached(doc: Doc, sents: list[Sentence]) -> list[CountC
             inside_paren = t.rfind("(", 0, a) > t.rfind(")", 0, a)
             score, kind = _score_count(s, a, m.end(), int(v), "n")
             pre = t[max(0, a - 80):a].rstrip()
-            if inside_paren and pre.endswith("(") and re.search(r"\b(?:arm|arms|group|groups|to|with|or|and|versus|vs)\b[^()]{0,60}\($", pre, re.I) and not re.search(r"\b(?:total|overall|all)\b", pre[-30:], re.I):
+            n_eq_here = n_eq_count if n_eq_count is not None else len(R.N_EQUALS_RE.findall(t))
+            n_eq_count = n_eq_here
+            if n_eq_here >= 2 and inside_paren and pre.endswith("(") and _RX018.search(pre) and not _RX020.search(pre[-30:]):
                 kind = "arm"
             cands.append(CountCand(int(v), s.start + a, s.start + m.end(), score, kind))
     return cands
@@ -823,29 +946,36 @@ def _score_count(s: Sentence, a: int, b: int, v: int, noun: str) -> tuple[float,
         score += 3
     elif R.ENROLL_CUE_RE.search(after[:60]) or R.ENROLL_CUE_RE.search(before[-40:]):
         score += 1.5
-    if re.search(r"\b(?:screened|assessed for eligibility|approached|contacted|responded|were excluded|excluded|ineligible|declined|refused)\b", after[:60], re.I):
+    if _RX021.search(after[:60]):
         score -= 6
         kind = "screened"
     sub = _SUBSET_AFTER_RE.match(after.lstrip(")"))
+    mods = t[a:b]
+    if R.ENROLL_STRONG_RE.search(mods):
+        score += 3
+        sub = None
     if sub and not R.ENROLL_STRONG_RE.search(after[:sub.end()]):
         score -= 3
-        kind = "analyzed" if re.search(r"\b(?:completed|finished|analy[sz]ed|evaluable|remained)\b", sub.group(0), re.I) else "subset"
-    if re.search(r"\b(?:in|among|for)\s*(?:the\s*)?$", before[-12:], re.I) and not re.search(r"\bin (?:a|all|total)\s*$", before[-12:], re.I):
-        score -= 1.5
+        kind = "analyzed" if _RX031.search(sub.group(0)) else "subset"
+    if _RX027.search(before[-12:]) and not _RX032.search(before[-12:]):
+        if _DESIGN_SENT_RE.search(t[:a]) and not _RX033.search(t) and s.kind != "results":
+            score += 1.5
+        else:
+            score -= 1.5
     # "X of the N subjects": X is a subset, N is the total
-    if re.search(r"\bof(?: the| all| these)?\s*$", before, re.I):
+    if _RX022.search(before):
         score += 1.0
-    if re.match(r"\s*(?:\(\d+(?:\.\d+)?%\)\s*)?of (?:the |these |all )?", t[b - len(t[a:b]) + len(t[a:b]):b + 12] if False else t[a:b + 1]):
+    if _RX023.match(t[b - len(t[a:b]) + len(t[a:b]):b + 12] if False else t[a:b + 1]):
         pass
-    if re.match(rf"^(?:{R.NUMBER_PATTERN})\s*(?:\(\d+(?:\.\d+)?%\)\s*)?of (?:the |these |all |our )?", t[a:b + 40], re.I) and noun == "n":
+    if _RX028.match(t[a:b + 40]) and noun == "n":
         score -= 3
     if _ANALYSIS_BEFORE_RE.search(before):
         kind = "analyzed"
-    if re.match(r"^\s*(?:\w+\s+){0,2}(?:in each|per|in every) (?:study |treatment )?(?:arm|group)", after, re.I):
+    if _RX024.match(after):
         score -= 3
-    if re.match(r"^[^.;]{0,30}\b(?:met|fulfil+ed|satisfied) (?:the |all |every )?(?:inclusion|eligibility) criteri", after, re.I) and re.search(r"\b(?:of them|of whom|of these)\b", after[:30] + before[-20:], re.I):
+    if _RX029.match(after) and _RX030.search(after[:30] + before[-20:]):
         kind = "analyzed"
-    if re.search(r"\bamong\s*$|\bin a (?:small )?(?:group|sample|cohort) of\s*$|\bincluded\s*$|\benrolled\s*$|\brecruited\s*$|\bfor\s*$|\bfrom\s*$|\btotal of\s*$", before, re.I):
+    if _RX025.search(before):
         score += 1.5
     if s.kind in ("methods", "title"):
         score += 1.0
@@ -857,15 +987,15 @@ def _score_count(s: Sentence, a: int, b: int, v: int, noun: str) -> tuple[float,
         score -= 1
     if noun in ("controls", "cases"):
         score -= 0.5
-    if re.search(r"%\)?\s*$", before[-3:]):
+    if _RX026.search(before[-3:]):
         score -= 2
     return score, kind
 
 
 _SUBGROUP_PAIR_RE = re.compile(
-    rf"(?P<n1>{R.NUMBER_PATTERN})\s+(?P<g1>female|male|women|men|girls|boys|[\w/\-]+ (?:patients|participants|subjects))"
+    rf"(?P<n1>{R.NUMBER_PATTERN})\s+(?P<g1>female|male|women|men|girls|boys|(?:[\w/\-]+ )?(?:patients|participants|subjects|users))"
     rf"(?:\s+(?:patients|participants|subjects))?(?:[^.;]{{0,60}}?)\s+and\s+(?:from\s+)?(?P<n2>{R.NUMBER_PATTERN})\s+"
-    rf"(?P<g2>(?:healthy\s+|matched\s+)?(?:female|male|women|men|girls|boys|controls|control subjects|[\w/\-]+ (?:patients|participants|subjects)))",
+    rf"(?P<g2>(?:healthy\s+|matched\s+|age-matched\s+)?(?:female|male|women|men|girls|boys|controls|control subjects|non-?users|comparators|unexposed (?:patients|individuals)|[\w/\-]+ (?:patients|participants|subjects)))",
     re.I,
 )
 
@@ -898,9 +1028,9 @@ def _decide_n_enrolled(doc: Doc, design: str, f: DesignFacts) -> tuple[Optional[
                 continue
             g1, g2 = m.group("g1").lower(), m.group("g2").lower()
             sexes = {"female", "male", "women", "men", "girls", "boys"}
-            if (g1 in sexes and any(x in g2 for x in sexes)) or "control" in g2:
+            if (g1 in sexes and any(x in g2 for x in sexes)) or _RX035.search(g2):
                 # only if the sentence is not about outcomes
-                if re.search(r"\b(?:improv|respon|relaps|reported|had)\w*", s.text[m.end():m.end() + 40], re.I):
+                if _RX036.search(s.text[m.end():m.end() + 40]):
                     continue
                 tot = int(v1 + v2)
                 sc = 2.5 + (1 if s.kind == "methods" else 0)
@@ -909,7 +1039,7 @@ def _decide_n_enrolled(doc: Doc, design: str, f: DesignFacts) -> tuple[Optional[
     arm_total: Optional[Found] = None
     for s in sents:
         arms = [c for c in cands if c.kind == "arm" and s.start <= c.start < s.end]
-        if len(arms) >= 2 and re.search(r"\b(?:randomi[sz]|assign|allocat|arm|group)", s.text, re.I):
+        if len(arms) >= 2 and _RX034.search(s.text):
             tot = sum(c.value for c in arms)
             totals_here = [c for c in cands if s.start <= c.start < s.end and c.kind == "enrolled" and c.value == tot]
             if not totals_here:
@@ -924,6 +1054,12 @@ def _decide_n_enrolled(doc: Doc, design: str, f: DesignFacts) -> tuple[Optional[
             if len(same_part) >= 2:
                 arm_total = Found(sum(c.value for c in same_part[:4]), same_part[0].start, same_part[-1].end, score=2.0)
     enrolled = [c for c in cands if c.kind == "enrolled"]
+    if not enrolled and pair_total is None and arm_total is None:
+        for c in cands:
+            if c.kind == "analyzed" and _RX037.search(doc.text[max(0, c.start - 20):c.start]):
+                enrolled = [CountCand(c.value, c.start, c.end, max(c.score, 1.0), "enrolled")]
+                cands = [x for x in cands if x is not c]
+                break
     best: Optional[Found] = None
     if enrolled:
         top = max(enrolled, key=lambda c: (c.score, -c.start))
@@ -972,7 +1108,7 @@ _SERIES_N_RE = re.compile(
 )
 _COMPLETED_NUM_RE = re.compile(
     rf"(?<![\d.])(?P<num>{R.NUMBER_PATTERN})\s*(?:\(\d+(?:\.\d+)?%\)\s*)?(?:(?:of them|of these|evaluable|eligible)\s+)?(?:(?:{R.PARTICIPANT_NOUN})\s+)?"
-    r"(?:had been included|(?:finished|completed) (?:the )?(?:trial|study|protocol|treatment|questionnaire|follow-up|outcome questionnaires)|"
+    r"(?:had been included|(?:were|was) (?:included in the (?:final )?analysis|analy[sz]ed|evaluable)|(?:finished|completed) (?:the )?(?:trial|study|protocol|treatment|questionnaire|follow-up|outcome questionnaires|both periods)|"
     r"filled in the (?:\w+ )?questionnaire|met the inclusion criteria|fulfil+ed (?:every|all|the) inclusion criteri\w+)",
     re.I,
 )
@@ -994,7 +1130,7 @@ def _sentence_at(doc: Doc, pos: int) -> Optional[Sentence]:
 
 
 _REVIEW_PEOPLE_RE = re.compile(
-    rf"\b(?:total(?: of)?|involving|including|comprising|with|enrolling|covering)\s+(?P<num>{R.NUMBER_PATTERN})\s+(?:\w+\s+){{0,2}}?"
+    rf"\b(?:total(?: of)?|involving|including|comprising|with|enrolling|covering|describing|representing|encompassing|totall?ing)\s+(?P<num>{R.NUMBER_PATTERN})\s+(?:\w+\s+){{0,2}}?"
     rf"(?:patients|participants|subjects|individuals|people|adults|children|women|men)\b",
     re.I,
 )
@@ -1009,13 +1145,13 @@ def _review_participants(doc: Doc, sents: list[Sentence]) -> Optional[Found]:
             v = parse_number(m.group("num"))
             if v is not None and v >= 2:
                 return Found(int(v), *_abs(s, m, "num"))
-        m = re.search(rf"\b(?:studies|trials|RCTs)\s*\((?P<num>{R.NUMBER_PATTERN}) (?:participants|patients|subjects|people)\)|\bwith (?P<num2>{R.NUMBER_PATTERN}) (?:participants|patients|subjects) in total", s.text, re.I)
+        m = _RX038.search(s.text)
         if m:
             g = "num" if m.group("num") else "num2"
             v = parse_number(m.group(g))
             if v is not None and v >= 2:
                 return Found(int(v), *_abs(s, m, g))
-        if re.search(r"\b(?:studies|trials|RCTs)\b", s.text, re.I) and re.search(r"\b(?:included|inclusion|met|eligible|identified)\b", s.text, re.I):
+        if _RX039.search(s.text) and _RX040.search(s.text):
             m = R.N_EQUALS_RE.search(s.text)
             if m:
                 v = parse_number(m.group("num"))
@@ -1043,9 +1179,9 @@ def _decide_n_studies(doc: Doc, design: str) -> Optional[Found]:
                 continue
             a = m.start()
             before = s.text[max(0, a - 30):a]
-            if re.search(r"[(,]\s*$", before) and re.search(r"\b(?:studies|trials|articles)\b", before, re.I):
+            if _RX043.search(before) and _RX044.search(before):
                 continue  # a sub-count in a list after the total
-            if re.search(r"\bof (?:them|these|which)\b", s.text[m.end():m.end() + 15], re.I):
+            if _RX041.search(s.text[m.end():m.end() + 15]):
                 pass
             ctx = s.text[max(0, a - 60):m.end() + 60]
             sc = 0.0
@@ -1053,7 +1189,7 @@ def _decide_n_studies(doc: Doc, design: str) -> Optional[Found]:
                 sc += 3
             if R.STUDY_SCREEN_CUE_RE.search(s.text[max(0, a - 40):m.end() + 40]):
                 sc -= 5
-            if re.search(r"\b(?:no|none)\b\s*$", before, re.I):
+            if _RX042.search(before):
                 continue
             if s.kind == "results":
                 sc += 1
@@ -1125,6 +1261,8 @@ def _to_weeks(v: float, unit: str) -> Optional[float]:
         return round(v / 7.0, 2)
     if u.startswith("y"):
         return round(v * 52.0, 2)
+    if u.startswith("h"):
+        return round(v / 168.0, 2)
     return None
 
 
@@ -1151,7 +1289,7 @@ def _decide_duration(doc: Doc, design: str) -> Optional[Found]:
                 continue
             before = t[max(0, a - 45):a]
             after = t[b:b + 70]
-            if re.match(r"^[\s-]*(?:old|of age)\b", after, re.I) or re.search(r"\baged?\s*$", before, re.I):
+            if _RX049.match(after) or _RX050.search(before):
                 continue
             sc = 0.0
             if R.DUR_GOOD_BEFORE_RE.search(before):
@@ -1162,19 +1300,23 @@ def _decide_duration(doc: Doc, design: str) -> Optional[Found]:
                 sc -= 4.0
             if R.DUR_BAD_BEFORE_RE.search(before):
                 sc -= 3.0
-            if re.search(r"\b(?:LDN|naltrexone|NTX|drug|medication)\b[^.;,]{0,30}$", before, re.I) and re.search(r"\bfor\s*$", before, re.I):
+            if _RX051.search(before) and _RX052.search(before):
                 sc += 1.0
-            if re.search(r"\bover\s+$", before) and re.search(r"^\s*in total", after, re.I):
+            if _RX053.search(before) and _RX054.search(after):
                 sc += 1
-            if re.search(r"\b(?:randomi[sz]ed|assigned|allocated|received|took|treated|given|administered|trial|study|placebo|naltrexone|LDN|drug)\b", t, re.I):
+            if _RX045.search(t):
                 sc += 0.5
             if s.kind in ("methods", "title", "objective"):
                 sc += 0.5
             if unit.lower().startswith("y") and sc < 3:
                 sc -= 2
+            if unit.lower().startswith("h") and not _RX052.search(before):
+                continue
+            if _RX046.search(before):
+                sc += 1.0
             if s.kind == "conclusion":
                 sc -= 1.5
-            if re.search(r"\b(?:further|additional|extension|open-label|follow-up|another)\s*$", before, re.I):
+            if _RX047.search(before):
                 sc -= 2.5
             w = _to_weeks(v, unit)
             if w is None:
@@ -1192,9 +1334,9 @@ def _decide_duration(doc: Doc, design: str) -> Optional[Found]:
             before = t[max(0, m.start() - 40):m.start()]
             after = t[m.end():m.end() + 40]
             sc = 0.5
-            if re.search(r"\b(?:primary|main|outcome|end ?point|score|at)\b", before + after, re.I) or R.PRIMARY_RE.search(t):
+            if _RX055.search(before + after) or R.PRIMARY_RE.search(t):
                 sc += 1.5
-            if re.search(r"\b(?:baseline to|at)\s*$", before, re.I):
+            if _RX048.search(before):
                 sc += 0.5
             w = _to_weeks(v, m.group("unit"))
             if w is None:
@@ -1227,11 +1369,12 @@ def _decide_condition(doc: Doc) -> Optional[Found]:
             return Found("chronic_pain", title.start + m.start(), title.start + m.end())
     counts: dict[str, tuple[int, int, int]] = {}
     order = {name: i for i, (name, _) in enumerate(R.CONDITIONS)}
+    present = [(name, rx) for name, rx in R.CONDITION_RES if rx.search(doc.text)]
     for s in doc.sentences:
         if s.kind == "title":
             continue
         w = 2 if s.own and s.kind in ("methods", "objective", "results") else 1
-        for name, rx in R.CONDITION_RES:
+        for name, rx in present:
             for m in rx.finditer(s.text):
                 c, a, b = counts.get(name, (0, s.start + m.start(), s.start + m.end()))
                 counts[name] = (c + w, a, b)
@@ -1240,8 +1383,8 @@ def _decide_condition(doc: Doc) -> Optional[Found]:
         if m and not counts:
             return Found("chronic_pain", title.start + m.start(), title.start + m.end())
     if not counts:
-        if title.text and re.search(r"\bpain\b", title.text, re.I):
-            m = re.search(r"\bpain\b", title.text, re.I)
+        if title.text and _RX056.search(title.text):
+            m = _RX056.search(title.text)
             return Found("chronic_pain", title.start + m.start(), title.start + m.end())
         return None
     name, (c, a, b) = max(counts.items(), key=lambda kv: (kv[1][0], -order[kv[0]]))
@@ -1263,7 +1406,7 @@ def _result_sents(doc: Doc) -> tuple[list[Sentence], list[Sentence]]:
     """(results sentences, conclusion sentences)."""
     res = doc.kinds("results")
     con = [s for s in doc.kinds("conclusion")]
-    if not res:
+    if not res and (con or doc.structured):
         res = [s for s in doc.kinds("other") if s.own and not _AIM_RE.search(s.text)]
     if res or con:
         return res, con
@@ -1273,20 +1416,90 @@ def _result_sents(doc: Doc) -> tuple[list[Sentence], list[Sentence]]:
     body = [s for s in doc.sentences if s.kind != "title" and s.own and not _AIM_RE.search(s.text)]
     if not body:
         return [], []
-    k = 0
-    for i, s in enumerate(body):
-        if re.search(r"\b(?:enrolled|randomi[sz]ed|included|recruited|were treated|we (?:present|describe|report|reviewed|examined|measured|assessed)|took part|participated|trial|study)\b", s.text, re.I):
+    k = 1 if len(body) > 3 else 0
+    for i, s in enumerate(body[:-2]):
+        if _RX057.search(s.text):
             k = i
             break
     rest = body[k:]
     if len(rest) <= 2:
         return rest, rest[-1:]
-    return rest[:-2], rest[-2:]
+    # the last sentence concludes; the one before it too when it speaks as a conclusion
+    n_con = 2 if _CONCLUDING_RE.search(rest[-2].text) else 1
+    return rest[:-n_con], rest[-n_con:]
+
+
+_CONCLUDING_RE = re.compile(
+    r"\b(?:we conclude|in conclusion|these (?:findings|results|data) (?:suggest|indicate|show|support)|"
+    r"(?:may|might|could) (?:be|offer|represent|help|relieve|improve|reduce)|appears? to|seems? to|"
+    r"should be (?:considered|aware)|deserves?|warrants?)\b", re.I)
+# "primary outcome was the MFIS score": the sentence names the outcome; it reports no result
+_PRIMARY_DEF_RE = re.compile(
+    r"^(?:the |our |a )?(?:co-?)?(?:primary|main) (?:efficacy )?(?:outcomes?|end ?points?|measures?)(?: measures?)? (?:was|were|is|are|included|consisted of)\b",
+    re.I)
+_CI_RE = re.compile(
+    r"\b95\s*%?\s*(?:CI|confidence interval)[:,]?\s*(?P<a>[-−–]?\s?\d+(?:[.·]\d+)?)\s*(?:to|,|;|–|-(?=\s?\d))\s*(?P<b>[-−–]?\s?\d+(?:[.·]\d+)?)",
+    re.I)
+_RATIO_LABEL_RE = re.compile(r"\b(?:RR|OR|HR|IRR|risk ratio|odds ratio|hazard ratio|rate ratio|relative risk)\b", re.I)
+
+
+def _ci_verdicts(t: str) -> tuple[int, int]:
+    """(CIs excluding no-effect, CIs spanning no-effect): 0 for differences, 1 for labelled ratios."""
+    excl = span = 0
+    for m in _CI_RE.finditer(t):
+        try:
+            a = float(_RX058.sub("", m.group("a")).replace("−", "-").replace("–", "-").replace("·", "."))
+            b = float(_RX058.sub("", m.group("b")).replace("−", "-").replace("–", "-").replace("·", "."))
+        except ValueError:
+            continue
+        lo, hi = min(a, b), max(a, b)
+        ctx = t[max(0, m.start() - 40):m.end() + 25]
+        if _RATIO_LABEL_RE.search(ctx) and lo > 0:
+            null_value = 1.0
+        elif lo < 0:
+            null_value = 0.0
+        else:
+            continue
+        if lo < null_value < hi:
+            span += 1
+        else:
+            excl += 1
+    return excl, span
+
+
+_ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z]*[A-Z][A-Za-z0-9-]*)\)|\b([A-Z]{3,}(?:-\d+)?)\b")
+_RESULT_SHIFT_RE = re.compile(r"\b(?:but|whereas|while|however|although|yet)\b|[,;:]")
+_DECHALLENGE_AFTER_RE = re.compile(
+    r"[^.;]{0,40}?\b(?:of|after|on|upon|following) (?:stopping|discontinu\w+|withdraw\w+|cessation|ceasing)\b", re.I)
+
+
+@lru_cache(maxsize=1024)
+def _word_rx(word: str) -> re.Pattern:
+    return re.compile(rf"\b{re.escape(word)}\b")
+
+
+def _primary_outcome_result(defs: list[Sentence], res: list[Sentence]) -> Optional[Sentence]:
+    """The results sentence that reports the named primary outcome ("primary outcome was the
+    MADRS" ... "MADRS scores fell ... (p = 0.58)"), found by the outcome's acronym."""
+    for s in defs:
+        if not _PRIMARY_DEF_RE.search(s.text):
+            continue
+        names = {a or b for a, b in _ACRONYM_RE.findall(s.text)} - {"LDN", "NTX", "CI", "SD", "RCT"}
+        if not names:
+            return None
+        for r in res:
+            if r is s or r.index < s.index:
+                continue
+            if any(_word_rx(n).search(r.text) for n in names) and R.P_VALUE_RE.search(r.text):
+                return r
+        return None
+    return None
 
 
 def _sentence_polarity(t: str) -> tuple[int, int, int]:
     """(favourable, null, unfavourable) cue counts in one sentence, negation-aware."""
-    nul = len(R.NULL_RE.findall(t))
+    null_spans = list(R.NULL_RE.finditer(t))
+    nul = len(null_spans)
     unf = len(R.UNFAV_RE.findall(t))
     fav = 0
     unf_spans = [(u.start(), u.end()) for u in R.UNFAV_RE.finditer(t)]
@@ -1294,17 +1507,30 @@ def _sentence_polarity(t: str) -> tuple[int, int, int]:
         if any(a <= m.start() < b for a, b in unf_spans):
             continue
         pre = t[max(0, m.start() - 30):m.start()]
-        if re.search(r"\b(?:no|not|nor|neither|without|lack of|failed to|did not|didn't)\b[^,;]{0,25}$", pre, re.I):
+        if _RX059.search(pre):
             continue
-        if re.search(r"\b(?:efficacy|effects?|benefits?)\s+$", pre, re.I):
+        if _RX060.search(pre):
             continue  # "its efficacy fell" is a loss of effect, not an improvement
+        # inside or right after a null statement in the same clause: "was not associated with reduced
+        # use", "a trend toward benefit that did not reach significance"
+        if any(n.start() <= m.start() < n.end() + 3 or (n.end() <= m.start() and not _RESULT_SHIFT_RE.search(t[n.end():m.start()]) and m.start() - n.end() < 20)
+               for n in null_spans):
+            continue
+        if any(n.start() > m.end() and n.start() - m.end() < 25 and _RX061.match(t[m.end():]) and not _RESULT_SHIFT_RE.search(t[m.end():n.start()])
+               for n in null_spans):
+            continue
+        if _DECHALLENGE_AFTER_RE.match(t, m.end()):
+            continue  # "symptoms resolved within 5 days of stopping the drug"
         fav += 1
     sig = len(R.SIG_FAV_RE.findall(t))
     ps = [float(p.group("val").replace("·", ".")) for p in R.P_VALUE_RE.finditer(t) if p.group("op") in ("=", ">", "≥", "&gt;")]
     plow = [p for p in R.P_VALUE_RE.finditer(t) if p.group("op") in ("<", "≤", "&lt;") or (p.group("op") == "=" and float(p.group("val").replace("·", ".")) < 0.05)]
+    ci_excl, ci_span = _ci_verdicts(t) if "CI" in t or "confidence" in t else (0, 0)
     if ps and all(p >= 0.05 for p in ps) and not plow:
         nul += 1
-    if plow and fav:
+    elif ci_span and not ci_excl and not plow:
+        nul += 1
+    if (plow or ci_excl) and fav:
         fav += 1
     return fav + sig, nul, unf
 
@@ -1327,8 +1553,16 @@ def _decide_result(doc: Doc, design: str) -> Optional[Found]:
     if not res and not con:
         return None
     # primary outcome sentence, if the abstract names it with its result
+    prim = _primary_outcome_result([x for x in doc.own() if x.kind != "title"], res)
+    if prim is not None:
+        ps = list(R.P_VALUE_RE.finditer(prim.text))
+        sig = [p for p in ps if p.group("op") in ("<", "≤", "&lt;") or float(p.group("val").replace("·", ".")) < 0.05]
+        if not sig and not R.UNFAV_RE.search(prim.text):
+            return Found("null", prim.start, prim.end)
     for s in res:
         if R.PRIMARY_RE.search(s.text):
+            if _PRIMARY_DEF_RE.search(s.text) and not R.P_VALUE_RE.search(s.text):
+                continue
             ps = [p for p in R.P_VALUE_RE.finditer(s.text)]
             if ps:
                 sig = [p for p in ps if p.group("op") in ("<", "≤", "&lt;") or float(p.group("val").replace("·", ".")) < 0.05]
@@ -1369,7 +1603,7 @@ def _decide_result(doc: Doc, design: str) -> Optional[Found]:
         cf += fav
         cn += nul
         cu += unf
-        if R.HEDGE_MIXED_RE.search(s.text) and fav and (nul or unf or re.search(r"\b(?:for|in) some\b|\bsome (?:people|patients)|\bsubgroup|\bsubset|\byet\b", s.text, re.I)):
+        if R.HEDGE_MIXED_RE.search(s.text) and fav and (nul or unf or _RX062.search(s.text)):
             hedge += 1
         if fav and cbest_f is None:
             cbest_f = s
@@ -1387,7 +1621,7 @@ def _decide_result(doc: Doc, design: str) -> Optional[Found]:
             # results without any efficacy judgement: a descriptive study
             return Found("not_applicable", res[0].start, res[0].end)
         return None
-    if U > F and U > N:
+    if U > F and U >= N:
         s = _pick(res + con, best_u, cbest_f, best_f)
         return Found("unfavorable", s.start, s.end)
     if F > 0 and U > 0 and min(F, U) / max(F, U) >= 0.3:
@@ -1415,13 +1649,13 @@ def _decide_harm(doc: Doc) -> Optional[Found]:
             continue
         for m in R.SERIOUS_HARM_RE.finditer(s.text):
             pre = s.text[max(0, m.start() - 60):m.start()]
-            pre = re.split(r"[;,]\s*(?:but|while|whereas)\b|\.\s", pre)[-1]
+            pre = _RX065.split(pre)[-1]
             if R.HARM_NEGATION_RE.search(pre):
                 continue
             post = s.text[m.end():m.end() + 40]
-            if re.match(r"^\s*(?:were|was)\s+(?:not|never)\b|^\s*(?:did not|were absent|was absent)", post, re.I):
+            if _RX063.match(post):
                 continue
-            if re.search(r"\b(?:placebo group|in the placebo|with placebo|unrelated|not related|not attributable)\b", s.text[m.start():m.end() + 80], re.I):
+            if _RX064.search(s.text[m.start():m.end() + 80]):
                 continue
             return Found(True, *_abs(s, m))
     return None
@@ -1450,7 +1684,7 @@ def _quality(doc: Doc, a: dict) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
             items.append("≥ 400 participants pooled (+1)")
         if a["n_studies"] is not None and a["n_studies"] < 5:
             lim.append(f"{a['n_studies']} studies")
-        if re.search(r"\bno randomi[sz]ed|pre-post|uncontrolled|observational\b", own_text, re.I):
+        if _RX066.search(own_text):
             lim.append("includes uncontrolled or observational studies")
     else:
         if a["randomized"] is True:
@@ -1552,18 +1786,30 @@ def assess_text(
         evidence.append(Evidence(name, doc.text[a:b], a, b))
         return found.value
 
-    is_ldn = put("is_ldn", _decide_ldn(doc))
+    ldn_found = _decide_ldn(doc)
     facts = _facts(doc)
     # a first look at the sample size helps tell reviews from studies and reports from series
-    pre_n, _ = _decide_n_enrolled(doc, "other", facts)
+    pre_n, pre_nan = _decide_n_enrolled(doc, "other", facts)
     design_found = _decide_design(doc, facts, pre_n.value if pre_n else None)
+    if design_found.value == "animal_or_in_vitro" and ldn_found is not None and _cells_only(doc):
+        ldn_found = None  # in vitro exposure: neither a low nor a standard dose applies
+    is_ldn = put("is_ldn", ldn_found)
     design = put("design", design_found)
 
     randomized = blinding = control = None
     if design in ("systematic_review", "meta_analysis"):
         # the review question's comparator, when it names only placebo
-        if facts.placebo and not facts.active and not re.search(r"\bactive (?:control|comparator)", doc.text, re.I):
-            control = put("control", Found("placebo", facts.placebo.start, facts.placebo.end))
+        # (the review's own question names trials in the plural: "placebo-controlled randomized trials")
+        placebo = facts.placebo or _first(doc, R.PLACEBO_RE, [x for x in _design_sents(doc) if x.kind in ("objective", "methods", "title")])
+        if placebo is None:
+            for x in _design_sents(doc):
+                if x.kind in ("objective", "methods", "title"):
+                    pm = R.PLACEBO_RE.search(x.text)
+                    if pm:
+                        placebo = Found(True, *_abs(x, pm))
+                        break
+        if placebo and not facts.active and not _RX067.search(doc.text):
+            control = put("control", Found("placebo", placebo.start, placebo.end))
     elif design in _UNCONTROLLED or design in ("animal_or_in_vitro", "secondary_analysis", "other"):
         if design in _UNCONTROLLED:
             ev = design_found
@@ -1588,7 +1834,10 @@ def assess_text(
         blinding = _blinding(facts, put)
         control = _control(facts, put)
 
-    n_found, nan_found = _decide_n_enrolled(doc, design, facts)
+    if design in ("case_report", "case_series", "systematic_review", "meta_analysis", "narrative_review"):
+        n_found, nan_found = _decide_n_enrolled(doc, design, facts)
+    else:
+        n_found, nan_found = pre_n, pre_nan  # same reading: the design only matters for those four
     n_enrolled = put("n_enrolled", n_found)
     n_analyzed = put("n_analyzed", nan_found)
     n_studies = put("n_studies", _decide_n_studies(doc, design))
@@ -1617,6 +1866,14 @@ def assess_text(
         assessor_version=ASSESSOR_VERSION,
         **fields,
     )
+
+
+_ORGANISM_RE = re.compile(r"\b(?:mice|mouse|murine|rats?|rodents?|rabbits?|dogs|pigs|zebrafish|primates|animals?)\b", re.I)
+
+
+def _cells_only(doc: Doc) -> bool:
+    """In vitro work: cells or tissue exposed to the drug, no animal or person dosed."""
+    return not _ORGANISM_RE.search(doc.text) and bool(R.IN_VITRO_STRONG_RE.search(doc.text) or _RX068.search(doc.text))
 
 
 def _blinding(f: DesignFacts, put):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Optional
 
 UNITS = {
@@ -114,7 +115,7 @@ def find_numbers(text: str) -> list[NumberMention]:
     """All numbers in ``text``, in order of position."""
     out: list[NumberMention] = []
     for m in _DIGIT_RE.finditer(text):
-        whole = re.sub(r"[,\u2009\u202f\u00a0 ]", "", m.group(1))
+        whole = _GROUP_SEP_RE.sub("", m.group(1))
         if m.group(3):
             value = float(f"{whole}.{m.group(3)}")
         else:
@@ -132,6 +133,18 @@ def find_numbers(text: str) -> list[NumberMention]:
     return out
 
 
+@lru_cache(maxsize=256)
+def find_numbers_cached(text: str) -> tuple[NumberMention, ...]:
+    """``find_numbers`` memoised per text: the assessor asks about the same sentence for several
+    patterns. Small on purpose (one record's sentences), so a benchmark that repeats a corpus
+    does not get cross-record hits that real, distinct records would not."""
+    return tuple(find_numbers(text))
+
+
+_GROUP_SEP_RE = re.compile(r"[,\u2009\u202f\u00a0 ]")
+_DIGITS_FULL_RE = re.compile(r"(\d{1,3}(?:(?:,|[\u2009\u202f\u00a0 ])\d{3})+|\d+)(?:[.·](\d+))?")
+
+
 _NUM_ALT = (
     r"(?:(?<![\w.])\d{1,3}(?:(?:,|[\u2009\u202f\u00a0 ])\d{3})+(?![\d,])|(?<![\w.])\d+(?:[.·]\d+)?|"
     rf"\b(?=[A-Za-z]){_WORD}(?:(?:[\s\-]+|\s+and\s+){_WORD})*\b)"
@@ -143,9 +156,9 @@ NUMBER_PATTERN = _NUM_ALT
 def parse_number(s: str) -> Optional[float]:
     """Parse one number written as digits or words; None if it is not a number."""
     s = s.strip()
-    d = re.fullmatch(r"(\d{1,3}(?:(?:,|[\u2009\u202f\u00a0 ])\d{3})+|\d+)(?:[.·](\d+))?", s)
+    d = _DIGITS_FULL_RE.fullmatch(s)
     if d:
-        whole = re.sub(r"[,\u2009\u202f\u00a0 ]", "", d.group(1))
+        whole = _GROUP_SEP_RE.sub("", d.group(1))
         return float(f"{whole}.{d.group(2)}") if d.group(2) else float(int(whole))
     v = words_to_int(s)
     return float(v) if v is not None else None

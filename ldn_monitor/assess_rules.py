@@ -85,7 +85,7 @@ STRONG_OTHER_RE = re.compile(
 )
 FUTURE_NEED_RE = re.compile(
     r"\b(?:(?:is|are) (?:urgently )?(?:needed|required|warranted)|future|further (?:studies|trials|research)|"
-    r"should be|larger|well-powered|warrant(?:s|ed)?|need for|are necessary|remain to be)\b",
+    r"should be|larger|well-powered|warrant(?:s|ed)?|need for|are necessary|remain to be|(?:is|are|seems?|appears?|would be) (?:now )?(?:justified|indicated|merited))\b",
     I,
 )
 
@@ -111,7 +111,10 @@ CROSSOVER_RE = re.compile(r"\b(?:cross-?over|crossed over|cross over|crossing ov
     r"\b(?:placebo|PLC) (?:before|after|followed by|then) (?:the )?(?:active|drug|naltrexone|LDN|NTX)\b|"
     r"\b(?:each|every) (?:participant|patient|subject|child|veteran|woman|man) (?:\w+ ){0,3}(?:received|took|will (?:receive|take|spend))\b[^.]{0,60}\b(?:and|then)\b[^.]{0,40}\bplacebo\b", I)
 PARALLEL_RE = re.compile(r"\bparallel(?:-| )(?:group|arm)", I)
-PLACEBO_RE = re.compile(r"\bplacebo(?!-naive)\b|\bPLC\b|\bsham\b|\bdummy (?:pill|capsule|tablet)s?\b|\b(?:given|received|treated with) (?:the )?vehicle\b|\bvehicle[- ]treated\b", I)
+PLACEBO_RE = re.compile(r"\bplacebo(?!-naive)\b|\bPLC\b|\bsham\b|\bdummy (?:pill|capsule|tablet)s?\b|\b(?:given|received|treated with) (?:the )?vehicle\b|\bvehicle[- ]treated\b|"
+    r"\b(?:or|versus|vs\.?|compared with|compared to|than with) (?:an? )?(?:equal volume of |matching |identical )?(?:normal )?(?:saline|vehicle)\b|"
+    r"\b(?:saline|vehicle)[- ](?:control|placebo|infusion|injection)s?\b|\bsaline vehicle\b|"
+    r"\bwith (?:an? )?(?:equal|identical|matching) volume of (?:normal )?saline\b", I)
 _ACTIVE_DRUGS = (
     r"(?:amitriptyline|gabapentin|pregabalin|duloxetine|morphine|oxycodone|methadone|buprenorphine|tramadol|"
     r"acamprosate|disulfiram|nortriptyline|milnacipran|celecoxib|ibuprofen|prednisone|mesalamine|"
@@ -122,7 +125,7 @@ ACTIVE_CONTROL_RE = re.compile(
     r"head-to-head|comparator drug|(?:versus|vs\.?|compared (?:with|to)|randomi[sz]ed to (?:receive |take )?(?:either )?)\s*(?:\d+(?:\.\d+)?\s*mg\s+)?"
     r"(?:amitriptyline|gabapentin|pregabalin|duloxetine|morphine|oxycodone|methadone|buprenorphine|tramadol|"
     r"acamprosate|disulfiram|nortriptyline|milnacipran|celecoxib|ibuprofen|prednisone|mesalamine|"
-    r"interferon|glatiramer|standard[- ]dose naltrexone))\b|"
+    r"interferon|glatiramer|standard[- ]dose naltrexone))\b(?![^.;,]{0,40}\b(?:containing|plus|with added|combined with|added to)\b)|"
     rf"\b{_ACTIVE_DRUGS}[\w-]*(?:\s*\([\w-]+\))?\s+or\s+(?:\d+(?:\.\d+)?\s*mg\s+)?(?:(?:low|standard|extended)[- ](?:dose|release)\s+)?(?:naltrexone|LDN|NTX|XR-NTX)\b|"
     rf"\b(?:naltrexone|LDN|NTX)(?:\s*\([\w-]+\))?\s+or\s+(?:\d+(?:\.\d+)?\s*mg\s+)?{_ACTIVE_DRUGS}\b",
     I,
@@ -159,11 +162,20 @@ OPEN_EXTENSION_RE = re.compile(
 )
 # Parties from whom allocation was concealed; three or more parties means triple (or quadruple) masking.
 MASKED_PARTY_RE = re.compile(
-    r"\b(?:participants?|patients?|subjects?|investigators?|clinicians?|care providers?|physicians?|"
+    r"\b(?:participants?|patients?|subjects?|investigators? (?:assessing|who assessed|evaluating|rating|measuring) (?:the )?outcomes?|investigators?|clinicians?|care providers?|physicians?|"
+    r"nurses?|surgeons?|doctors?|treating (?:\w+ )?(?:\w+ologists?|teams?)|\w+ologists?|parents|caregivers|"
     r"outcome assessors?|assessors?|raters?|evaluators?|statistic(?:ians|al analysts)|analysts?|"
     r"data analysts?|study (?:staff|personnel|team))\b",
     I,
 )
+# A masking statement: "<parties> were blinded / masked / blind to / unaware", "an investigator unaware of".
+MASKING_VERB_RE = re.compile(
+    r"\b(?:(?:were|was|are|is|remained|will be|being|kept)\s+(?:\w+\s+)?(?:blind(?:ed)?|mask(?:ed)?|unaware)|"
+    r"(?:blinded|masked|unaware) (?:to|of|as to) (?:the )?(?:group|treatment|allocation|assignment|randomi[sz]ation|arm|sequence|order|study)|"
+    r"(?:blinded|masked) (?:participants?|patients?|investigators?|assessors?|raters?|evaluators?))\b",
+    I,
+)
+MASKED_NEGATION_RE = re.compile(r"\b(?:not|nor|un-?blinded|unmasked|neither|open[- ]label)\b", I)
 MASKING_CONTEXT_RE = re.compile(
     r"\b(?:blind(?:ed)?|mask(?:ed|ing)?|concealed|unaware)\b", I
 )
@@ -217,7 +229,9 @@ NARRATIVE_RE = re.compile(
 REVIEW_TITLE_RE = re.compile(r"\breview\b|\boverview\b|\bupdate\b|\bwhat is the evidence\b|\bperspective\b", I)
 
 SECONDARY_RE = re.compile(
-    r"\b(?:secondary|post[- ]hoc|exploratory|ancillary|follow-up|subgroup|re-?)analys[ie]s (?:of|from|using)\b|"
+    r"\b(?:(?:secondary|post[- ]hoc|exploratory|ancillary|follow-up|subgroup)\s+|re-?)analys[ie]s (?:of|from|using)\b|"
+    r"\bpooled (?:individual[- ](?:participant|patient)[- ]level )?(?:analys[ie]s|data) (?:of|from) (?:our |the |two |three |four )+(?:\w+ ){0,3}?(?:previously |earlier )?(?:published |completed )?(?:randomi[sz]ed|double-blind|placebo|crossover|clinical|controlled)|"
+    r"\bpooled individual[- ](?:participant|patient) data from (?:our|two|three|the)\b|"
     r"\bpooled (?:results|data) (?:for|from|of) [^.]{0,60}\b(?:our|previous|two|three|earlier|completed)\b|"
     r"\bdata from (?:a|the|two|three|our) (?:previously )?(?:completed |published )?(?:randomi[sz]ed|clinical|double-blind|placebo)|"
     r"\bre-?analy[sz]ed\b|\banalysis of (?:data from )?(?:a|the|two|our) (?:completed |previous )?(?:randomi[sz]ed|clinical) trials?\b",
@@ -230,7 +244,8 @@ ANIMAL_RE = re.compile(
 )
 IN_VITRO_STRONG_RE = re.compile(
     r"\bin vitro (?:treatment|exposure|incubation|application|administration)\b|\b(?:treated|incubated|exposed) (?:\w+ ){0,3}in vitro\b|"
-    r"\bcells were (?:treated|incubated|exposed|cultured)\b|\bcell cultures? (?:were|was) (?:treated|exposed)\b|"
+    r"\b(?:cells|keratinocytes|macrophages|monocytes|microglia|fibroblasts|lymphocytes|neurons|astrocytes|splenocytes|PBMCs?) were (?:\w+ ){0,2}?(?:treated|incubated|exposed|cultured|stimulated|pre-?treated)\b|"
+    r"\bconcentrations? (?:of|from|ranging from) [^.]{0,40}?\d\s*(?:nM|µM|μM|uM|mM|pM)\b|\bcell cultures? (?:were|was) (?:treated|exposed)\b|"
     r"\b(?:in|was induced in|were induced in) (?:\w+ ){0,2}(?:rats|mice)\b|\b(?:rats|mice) (?:were|received|given)\b",
     I,
 )
@@ -348,8 +363,8 @@ N_STUDIES_RE = re.compile(
     I,
 )
 N_STUDIES_OF_RE = re.compile(
-    rf"\b[Oo]f (?:the |these )?(?P<total>{NUMBER_PATTERN}) (?:articles|records|studies|citations|references|titles|publications)\b,?\s+"
-    rf"(?P<num>{NUMBER_PATTERN}) (?:were|met|fulfilled|satisfied|qualified)",
+    rf"\b[Oo]f (?:the |these )?(?P<total>{NUMBER_PATTERN}) (?:articles|records|studies|citations|references|titles|publications)\b(?: (?:identified|retrieved|screened|found))?,?\s+"
+    rf"(?P<num>{NUMBER_PATTERN}) (?:(?:studies|articles|trials|reports|publications|papers) )?(?:were|met|fulfilled|satisfied|qualified)",
     I,
 )
 STUDY_INCLUDED_CUE_RE = re.compile(
@@ -360,7 +375,7 @@ STUDY_INCLUDED_CUE_RE = re.compile(
 STUDY_SCREEN_CUE_RE = re.compile(r"\b(?:yielded|retrieved|screened|screening|records|titles and abstracts|hits|search returned)\b", I)
 
 # ---------------------------------------------------------------- duration
-DUR_UNIT = r"(?:weeks?|wks?|wk|months?|mos?|days?|years?|yrs?)"
+DUR_UNIT = r"(?:weeks?|wks?|wk|months?|mos?|days?|years?|yrs?|hours?)"
 DURATION_RE = re.compile(
     rf"(?P<num>{NUMBER_PATTERN})(?:\s*(?:-|–|to)\s*(?P<num2>\d+))?[\s-]*(?P<unit>{DUR_UNIT})\b",
     I,
@@ -373,6 +388,7 @@ DUR_GOOD_BEFORE_RE = re.compile(
     I,
 )
 DUR_GOOD_AFTER_RE = re.compile(
+    r"^,\s+(?:[\w-]+,\s+){0,4}(?:[\w-]+\s+){0,2}(?:trial|study)\b|"
     r"^[\s,)]*(?:-|,)?\s*(?:\w+[- ]){0,4}?(?:trial|study|treatment|therapy|period|course|intervention|phase|"
     r"program|regimen|augmentation|administration|on the drug|of (?:treatment|therapy|LDN|naltrexone|low-dose|daily|oral|augmentation|open|active|the drug)|"
     r"in total|with (?:LDN|naltrexone|low-dose)|on (?:LDN|naltrexone|\d))",
@@ -388,7 +404,9 @@ DUR_BAD_BEFORE_RE = re.compile(
     r"(?:\bevery|\beach|\bwithin|\bfor at least|\bat least|\bexceeding|\bmore than|\bover the past|\bin the past|"
     r"\bpast|\blast|\bbefore|\bafter(?: only| just)?|\baged?|\bfor about|\bfor the|\bfor the first|\bup to|\bper|\bfirst|\bof the|"
     r"\bfollow-?up of|\bfollowed (?:up )?for|\blasted|\bhad had|\bmean|\bmedian|\bwashout of|\brun-in of|\bbaseline of|"
-    r"\bwash-?out|\bdisease|\bduration|\bsymptoms for|\bfor over|\bfor nearly|\bpersisting)\s*(?:\(\w+\)\s*)?$",
+    r"\bwash-?out|\bdisease|\bduration|\bsymptoms for|\bfor over|\bfor nearly|\bpersisting|"
+    r"\bremission for|\b(?:pain|symptom|itch|relapse|seizure|disease|drug)[- ]free for|\bremained (?:\w+ ){0,3}for|\bsustained for|\bmaintained for|"
+    r"\b(?:has|have|had) (?:remained|been) (?:\w+ ){0,3}for)\s*(?:\(\w+\)\s*)?$",
     I,
 )
 
@@ -402,13 +420,14 @@ SIG_FAV_RE = re.compile(
     I,
 )
 FAV_RE = re.compile(
-    r"\b(?:improv(?:ed|ement|ements|es|ing)|reduc(?:ed|tion|tions|es)|decreas(?:ed|e)|lessen(?:ed|s)|relie(?:f|ved)|"
+    r"\b(?:improv(?:ed|ement|ements|es|ing)|reduc(?:ed|tion|tions|es)|decreas(?:ed|e)|lessen(?:ed|s)|relie(?:f|ved|ves?)|"
     r"effective(?:ly)?|efficacious|benefit(?:s|ed|ted|ial)?|superior|promising|resol(?:ved|ution)|remission|"
     r"responders?|responded|favou?r(?:ing|able|s|ed)?|outperform\w*|restored|regrew|regrowth|healing|healed|"
     r"successful(?:ly)?|alleviat\w*|ameliorat\w*|attenuat\w*|showed promise|shows promise|"
     r"fell|cut|lowers|lowered|lessening|life[- ]changing|helps?|helped|may work|works? for|significant (?:effects?|benefits?)|dramatic (?:results?|improvements?|responses?)|lower (?:consumption|rates?|pain|scores?)|fewer|associated with (?:lower|less|fewer|reduced|improved|better)|"
     r"offers? (?:an? )?(?:alternative|option|new therapy)|provides? (?:further |additional |new )?(?:\w+ )?options|new therapy|"
-    r"backs? (?:the )?(?:continued )?use|supports? (?:the )?(?:continued )?use)\b",
+    r"backs? (?:the )?(?:continued )?use|supports? (?:the )?(?:continued )?use|non-?inferior(?:ity)?|"
+    r"induced (?:\w+ ){0,4}?(?:responses?|remissions?)|perceived? (?:it |LDN |the drug )?as (?:beneficial|helpful|effective))\b",
     I,
 )
 NULL_RE = re.compile(
@@ -419,11 +438,13 @@ NULL_RE = re.compile(
     r"neither\b[^.;]{0,120}\bnor\b|failed to|comparable (?:efficacy|effects?|to|with)|similar (?:efficacy|effects?|to|across|between|in both)|"
     r"did not differ|no between-group|not superior|no better than|efficacy remains? (?:in question|uncertain|unclear)|"
     r"was not followed by|marginal(?:ly)?|numerically|trend(?:ed)? toward|fell short of|lack of (?:effect|efficacy|benefit)|"
-    r"did not reach (?:statistical )?significance|(?:efficacy|effects?|benefits?) (?:fell|declined|decreased|waned|diminished|wore off)|lower likelihood of respond\w*|less likely to respond|did not respond|non-?responders?)\b",
+    r"did not reach (?:statistical )?significance|(?:remains?|remained|is|was|are|were) (?:still )?(?:unproven|unclear|uncertain|inconclusive)|"
+    r"(?:were|was|remained) (?:largely |essentially |mostly )?unchanged|(?:fewer|less) than half|a minority of|"
+    r"(?:fail|fails) to (?:help|improve|work)|(?:efficacy|effects?|benefits?) (?:fell|declined|decreased|waned|diminished|wore off)|lower likelihood of respond\w*|less likely to respond|did not respond|non-?responders?)\b",
     I,
 )
 UNFAV_RE = re.compile(
-    r"\b(?:worsen(?:ed|ing)|worse|inferior|deteriorat\w*|exacerbat\w*|increased (?:pain|symptoms|disease activity|relapse|mortality)|"
+    r"\b(?:worsen(?:ed|ing)|worse|(?<!non-)(?<!non)inferior(?!ity)|deteriorat\w*|exacerbat\w*|increased (?:pain|symptoms|disease activity|relapse|mortality)|"
     r"more (?:pain|relapses|adverse)|harmful|less effective than placebo|"
     r"improved less\b[^.;]{0,60}\bthan\b[^.;]{0,40}\bplacebo|"
     r"(?:placebo|control) (?:group|arm|participants|patients) (?:had|showed|reported|achieved) (?:significantly )?(?:fewer|more|better|lower|greater|less|higher)|"
@@ -433,7 +454,7 @@ UNFAV_RE = re.compile(
 HEDGE_MIXED_RE = re.compile(
     r"\b(?:but not|however|although|whereas|while|only (?:in|for|the)|mixed|inconsistent|conflicting|"
     r"waned|diminished|wore off|some benefit|partial|lower likelihood|less likely|yet|for some|in some|some (?:people|patients|individuals)|"
-    r"a subgroup|a subset)\b",
+    r"a subgroup|a subset|fewer than half|less than half|a minority)\b",
     I,
 )
 PRIMARY_RE = re.compile(r"\bprimary (?:outcome|end ?point|efficacy|measure|aim|objective|analysis)\b", I)
@@ -464,6 +485,16 @@ CONDITIONS: tuple[tuple[str, str], ...] = (
     ("complex_regional_pain_syndrome", r"complex regional pain syndrome|\bCRPS\b"),
     ("diabetic_neuropathy", r"diabetic (?:peripheral )?neuropath"),
     ("cancer_pain", r"cancer[- ](?:related )?pain|pain (?:due to|from|in) cancer"),
+    ("cancer_related_fatigue", r"cancer[- ]related fatigue"),
+    ("postoperative_pain", r"post-?operative (?:pain|analgesia)|after (?:\w+ ){0,3}surgery"),
+    ("opioid_induced_constipation", r"opioid[- ]induced constipation"),
+    ("parkinsons_disease", r"parkinson"),
+    ("rheumatoid_arthritis", r"rheumatoid arthritis"),
+    ("migraine", r"migraine"),
+    ("endometriosis", r"endometriosis"),
+    ("oral_lichen_planus", r"oral lichen planus"),
+    ("methamphetamine_use_disorder", r"methamphetamine"),
+    ("neuropathic_pain", r"neuropathic pain"),
     ("chronic_low_back_pain", r"low back pain|lower back pain|back pain"),
     ("osteoarthritis", r"osteoarthritis"),
     ("psoriasis", r"psoria"),

@@ -483,7 +483,7 @@ def test_billion_laughs_does_not_expand():
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert elapsed < 1.0 and peak < 5_000_000
+    assert elapsed < 10.0 and peak < 5_000_000  # expanded, it would be ~3 GB and minutes
     if result is not None:  # entities left unexpanded contribute nothing
         assert "lol" not in result.articles[0].title + result.articles[0].abstract_text
 
@@ -584,7 +584,6 @@ def test_streaming_5000_records_in_constant_memory():
     # streaming needs one record at a time (measured peak: under 0.1 MB).
     n = 5000
     tracemalloc.start()
-    started = time.perf_counter()
     count = chars = 0
     try:
         for article in iter_records(GeneratedBody(n, abstract_chars=1000)):
@@ -595,7 +594,6 @@ def test_streaming_5000_records_in_constant_memory():
         tracemalloc.stop()
     assert count == n and chars > n * 1000
     assert peak < 2_000_000, f"peak {peak:,} bytes: records are being kept"
-    assert time.perf_counter() - started < 3.0
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
