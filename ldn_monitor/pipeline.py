@@ -266,7 +266,7 @@ def prepare_digest(settings: Settings, rules: dict, run_id: Optional[int], *, wi
         if record:
             with store.atomic():
                 store.record_digest(digest_id, run_id=run_id, subject=d.subject, text=d.text, html=d.html,
-                                    eml=eml, recipients=msg["To"].addresses and [str(a.addr_spec) for a in msg["To"].addresses],
+                                    eml=eml, recipients=[a.addr_spec for a in msg["To"].addresses],
                                     message_id=msg["Message-ID"], should_change=d.should_change, pmids=new_pmids)
                 store.save_verdicts(run_id, [c.to_dict() for c in report.conditions], digest_id=digest_id)
         return info
