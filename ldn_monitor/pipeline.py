@@ -238,7 +238,9 @@ def prepare_digest(settings: Settings, rules: dict, run_id: Optional[int], *, wi
         previous = store.latest_verdicts(digested_only=True)
         moved = verdict.moved(previous, report)
         last = store.digests(limit=1)
-        signals = registry_store.signals(store.db, now.date(), since=last[0]["created_at"] if last else None)
+        covered = (last[0]["registry_event_id"] or 0) if last else None
+        signals = registry_store.signals(store.db, now.date(), after_event_id=covered)
+        last_event = registry_store.last_event_id(store.db)
         upcoming = registry_store.upcoming(store.db, rules)
         # Registry news (a trial completed, results posted) is worth a digest on its own; the
         # standing publication-bias list is not, or it would mail every week.
@@ -267,7 +269,8 @@ def prepare_digest(settings: Settings, rules: dict, run_id: Optional[int], *, wi
             with store.atomic():
                 store.record_digest(digest_id, run_id=run_id, subject=d.subject, text=d.text, html=d.html,
                                     eml=eml, recipients=[a.addr_spec for a in msg["To"].addresses],
-                                    message_id=msg["Message-ID"], should_change=d.should_change, pmids=new_pmids)
+                                    message_id=msg["Message-ID"], should_change=d.should_change, pmids=new_pmids,
+                                registry_event_id=last_event)
                 store.save_verdicts(run_id, [c.to_dict() for c in report.conditions], digest_id=digest_id)
         return info
 

@@ -323,11 +323,12 @@ def _published(rec: dict, linked: dict) -> bool:
     return rec["nct_id"] in linked or bool(rec.get("result_pmids"))
 
 
-def signals(db, today: date, since: Optional[str] = None) -> list[dict]:
+def signals(db, today: date, after_event_id: Optional[int] = None) -> list[dict]:
     """Registry news for the digest, oldest event first, then the standing publication-bias list.
 
-    - ``trial_completed`` / ``results_posted``: recorded events (only those at or after ``since``,
-      an ISO timestamp such as the previous digest's ``created_at``, when given);
+    - ``trial_completed`` / ``results_posted``: recorded events (only those with an id above
+      ``after_event_id``, the last event the previous digest covered, when given; ids, not
+      timestamps, because a poll and the digest after it often share a second);
     - ``publication_bias``: a state, listed every time while true: status COMPLETED, completion
       date (read as the last day it can mean) 12 or more months before ``today``, no linked
       publication (no stored article names the NCT id, no RESULT reference on the registry).
@@ -341,15 +342,16 @@ def signals(db, today: date, since: Optional[str] = None) -> list[dict]:
     linked = links(db)
     out: list[dict] = []
     where, args = "event IN ('completed', 'results_posted')", []
-    if since:
-        where += " AND at >= ?"
-        args.append(since)
+    if after_event_id is not None:
+        where += " AND id > ?"
+        args.append(after_event_id)
     for ev in db["trial_events"].rows_where(where, args, order_by="id"):
         item = loaded.get(ev["nct_id"])
         if item is None or item[2].is_ldn is False:
             continue
         kind = "trial_completed" if ev["event"] == "completed" else "results_posted"
         out.append({"kind": kind, "label": EVENT_WORDS[ev["event"]], "at": ev["at"], "run_id": ev["run_id"],
+                    "event_id": ev["id"],
                     "linked_pmids": linked.get(ev["nct_id"], []), **_trial_view(*item)})
     cutoff = ra.add_months(today, -PUBLICATION_BIAS_MONTHS).isoformat()
     for nct, (row, rec, a) in sorted(loaded.items()):
@@ -363,6 +365,13 @@ def signals(db, today: date, since: Optional[str] = None) -> list[dict]:
         out.append({"kind": "publication_bias", "label": EVENT_WORDS["publication_bias"],
                     "months_since_completion": months, "linked_pmids": [], **_trial_view(row, rec, a)})
     return out
+
+
+def last_event_id(db) -> int:
+    """The newest registry event id (0 when none): what a digest records as covered."""
+    if not _has_tables(db):
+        return 0
+    return db.execute("SELECT coalesce(max(id), 0) FROM trial_events").fetchone()[0]
 
 
 def upcoming(db, rules: Optional[dict] = None) -> dict[str, list[dict]]:

@@ -122,6 +122,8 @@ def _m4_registry(db: sqlite_utils.Database) -> None:
     from . import registry_store
 
     registry_store.create_tables(db)
+    if "registry_event_id" not in db["digests"].columns_dict:
+        db["digests"].add_column("registry_event_id", int)  # the last registry event it reported
 
 
 MIGRATIONS = (_m1_core, _m2_history, _m3_reviewers, _m4_registry)
@@ -599,7 +601,7 @@ class Store:
     # -- digests (the outbox)
     def record_digest(self, digest_id: str, *, run_id: Optional[int], subject: str, text: str,
                       html: str, eml: bytes, recipients: Iterable[str], message_id: str,
-                      should_change: bool, pmids: Iterable[str]) -> bool:
+                      should_change: bool, pmids: Iterable[str], registry_event_id: int = 0) -> bool:
         """Record a rendered digest as pending and claim its articles. False if it already exists."""
         if self.db.execute("SELECT 1 FROM digests WHERE id = ?", [digest_id]).fetchone():
             return False
@@ -609,6 +611,7 @@ class Store:
             "text": text, "html": html, "eml": eml, "recipients_json": _j(list(recipients)),
             "message_id": message_id, "status": "pending", "attempts": 0,
             "should_change": int(should_change), "pmids_json": _j(pmids),
+            "registry_event_id": registry_event_id,
         })
         for chunk in range(0, len(pmids), 500):
             part = pmids[chunk:chunk + 500]
@@ -640,8 +643,9 @@ class Store:
     def digests(self, status: Optional[str] = None, limit: int = 20) -> list[dict]:
         where, args = (("status = ?", [status]) if status else (None, []))
         return list(self.db["digests"].rows_where(
-            where, args, order_by="created_at DESC, id DESC", limit=limit,
-            select="id, run_id, created_at, subject, status, attempts, last_error, sent_at, method, detail, message_id"))
+            where, args, order_by="rowid DESC", limit=limit,  # insertion order; timestamps tie within a second
+            select="id, run_id, created_at, subject, status, attempts, last_error, sent_at, method, detail, "
+                   "message_id, registry_event_id"))
 
     # -- verdict history
     def save_verdicts(self, run_id: Optional[int], verdicts: Iterable[dict], digest_id: Optional[str] = None) -> None:

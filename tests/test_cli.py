@@ -152,3 +152,16 @@ def test_run_window_against_replay(env, capsys):
             del os.environ["LDN_EUTILS_URL"]
     out = capsys.readouterr().out
     assert "run 1 (window): succeeded, Entrez dates 2020/01/01 to 2020/12/31" in out
+
+
+def test_second_demo_adds_nothing_and_sends_nothing(tmp_path, monkeypatch, capsys):
+    # The whole demo, registry included, exactly as `make demo` runs it (minus Prefect).
+    monkeypatch.setenv("LDN_DB", str(tmp_path / "demo.db"))
+    monkeypatch.setenv("LDN_OUTBOX", str(tmp_path / "outbox"))
+    assert main(["demo", "--no-prefect"]) == 0
+    first = capsys.readouterr().out
+    assert main(["demo", "--no-prefect"]) == 0
+    second = capsys.readouterr().out
+    assert "new 72" in first and "sent " in first
+    assert "new 0" in second and "no digest" in second and "sent " not in second
+    assert len(outbox_messages(tmp_path / "outbox")) == 1
