@@ -145,8 +145,10 @@ def build_context(report: VerdictReport, studies: Mapping[str, Study], new_pmids
         for p in c.upcoming:
             if p in studies:
                 upcoming.append(_study_view(studies[p], rules, with_evidence=False))
+    listed = {u["id"] for u in upcoming}  # a registered trial may already be listed as a study
     registry_trials = [dict(t, condition=_label(cond), url=nct_url(t["nct_id"]))
-                       for cond, items in (registry_upcoming or {}).items() for t in items]
+                       for cond, items in (registry_upcoming or {}).items() for t in items
+                       if t["nct_id"] not in listed]
     signals = [dict(x, condition=_label(x.get("condition") or "unspecified"), url=nct_url(x["nct_id"]))
                for x in registry_signals]
     table = [{
