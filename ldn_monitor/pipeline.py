@@ -103,8 +103,13 @@ def assess_batch(articles: Iterable[Article]) -> list:
     return [assessor.assess(a) for a in articles]
 
 
-def store_batch(store: Store, articles: tuple[Article, ...], deleted: Iterable[str], run_id: int) -> dict:
-    """One EFetch batch: upsert, honour deletions, (re)assess what changed — one transaction."""
+def store_batch(store: Store, articles: tuple[Article, ...], deleted: Iterable[str], run_id: int,
+                assessed: Optional[dict] = None) -> dict:
+    """One EFetch batch: upsert, honour deletions, (re)assess what changed — one transaction.
+
+    ``assessed`` maps (pmid, version) to an assessment a worker already made (bulk ingestion
+    assesses in parallel); one is used only if this assessor version made it.
+    """
     with store.atomic():
         counts = store.upsert_articles(articles, run_id)
         changed = set(counts.pop("changed"))
@@ -114,7 +119,14 @@ def store_batch(store: Store, articles: tuple[Article, ...], deleted: Iterable[s
                 if a.pmid in changed or versions.get(a.pmid) != assessor.ASSESSOR_VERSION}
         # An older PMID version in the batch must not be assessed over the stored newer one.
         todo = {p: a for p, a in todo.items() if a.version >= (store.article_meta(p) or {}).get("version", 0)}
-        counts["assessed"] = store.save_assessments(assess_batch(todo.values()), run_id)
+        ready, rest = [], []
+        for a in todo.values():
+            pre = (assessed or {}).get((a.pmid, a.version))
+            if pre is not None and pre.assessor_version == assessor.ASSESSOR_VERSION:
+                ready.append(pre)
+            else:
+                rest.append(a)
+        counts["assessed"] = store.save_assessments(ready + assess_batch(rest), run_id)
     return counts
 
 
