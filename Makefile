@@ -31,6 +31,7 @@ test: setup-test
 bench: setup-test
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_requests.py
+	$(BIN)/python bench/bench_ingest.py
 
 clean:
 	rm -rf $(VENV) data/ldn-monitor.db* data/outbox data/preview .prefect

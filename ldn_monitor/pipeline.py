@@ -115,10 +115,12 @@ def store_batch(store: Store, articles: tuple[Article, ...], deleted: Iterable[s
         changed = set(counts.pop("changed"))
         counts["deleted"] = store.mark_deleted(deleted, run_id)
         versions = store.assessor_versions([a.pmid for a in articles])
-        todo = {a.pmid: a for a in articles
-                if a.pmid in changed or versions.get(a.pmid) != assessor.ASSESSOR_VERSION}
-        # An older PMID version in the batch must not be assessed over the stored newer one.
-        todo = {p: a for p, a in todo.items() if a.version >= (store.article_meta(p) or {}).get("version", 0)}
+        latest: dict[str, Article] = {}  # the newest version of each PMID in the batch, as stored
+        for a in articles:
+            if a.pmid not in latest or a.version >= latest[a.pmid].version:
+                latest[a.pmid] = a
+        todo = {p: a for p, a in latest.items()
+                if p in changed or versions.get(p) != assessor.ASSESSOR_VERSION}
         ready, rest = [], []
         for a in todo.values():
             pre = (assessed or {}).get((a.pmid, a.version))

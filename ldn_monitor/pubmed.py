@@ -55,6 +55,9 @@ _EMPTY_ARTICLE_SET = re.compile(
 )
 
 
+PACING_MARGIN = 1.1  # space starts 10% wider than the limit asks
+
+
 class HistoryExpired(IncompleteResult):
     """EFetch by WebEnv/query_key failed because the History server no longer holds the search."""
 
@@ -306,8 +309,12 @@ class PubMedClient:
         return params
 
     def _pace(self) -> None:
-        """Space request starts 1/rate apart (NCBI counts starts per second, per IP)."""
-        interval = 1.0 / self.settings.requests_per_second
+        """Space request starts 1/rate apart, plus a margin (NCBI counts starts per second, per IP).
+
+        Exactly 1/rate drew 429s against a server enforcing the same rate (bench/README.md §2):
+        clocks and network jitter put a fourth start inside the same second.
+        """
+        interval = PACING_MARGIN / self.settings.requests_per_second
         with self._pace_lock:  # shared by threads using one client: the limit is per client, not per thread
             now = self._clock()
             if self._next_start is not None and now < self._next_start:

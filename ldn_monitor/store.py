@@ -269,10 +269,30 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self):
-        """One transaction (savepoint when nested); SQLite errors become StoreError."""
+        """One transaction (savepoint when nested); SQLite errors become StoreError.
+
+        The outer transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, so
+        a second writer waits out the busy timeout instead of failing when a deferred read
+        transaction tries to upgrade (SQLite cannot wait there and says "database is locked").
+        """
         try:
-            with self.db.atomic():
+            if self.db.conn.in_transaction:
+                with self.db.atomic():  # a savepoint inside the caller's transaction
+                    yield self
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
                 yield self
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            try:
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise self._translate(exc) from None
 

@@ -241,3 +241,16 @@ def test_registry_outage_does_not_block_pubmed(tmp_path):
     assert again["digest"] is not None
     text = outbox_messages(settings.outbox)[-1].get_body(("plain",)).get_content()
     assert "REGISTRY SIGNALS" in text and "results posted" in text
+
+
+def test_batch_with_two_versions_assesses_the_newer(tmp_path):
+    from ldn_monitor.pipeline import store_batch
+    from ldn_monitor.records import AbstractSection, Article
+
+    v1 = Article(pmid="7", version=1, title="Low-dose naltrexone pilot", abstract=(AbstractSection("Ten patients."),))
+    v2 = Article(pmid="7", version=2, title="Low-dose naltrexone pilot (corrected)",
+                 abstract=(AbstractSection("Twelve patients took low-dose naltrexone 4.5 mg."),))
+    with Store(tmp_path / "v.db") as store:
+        counts = store_batch(store, (v2, v1), (), 1)
+        assert counts["assessed"] == 1 and store.get_article("7").version == 2
+        assert store.machine_assessment("7").n_enrolled == 12
