@@ -176,7 +176,7 @@ def check_efetch(data: bytes) -> FetchResult:
 
 
 # --------------------------------------------------------------------------- dates
-def _as_date(value, end: bool) -> date:
+def entrez_day(value, end: bool) -> date:
     """``YYYY``, ``YYYY/MM``, ``YYYY/MM/DD`` (or a date): first day of the period, or last if ``end``."""
     if isinstance(value, datetime):
         return value.date()
@@ -201,7 +201,7 @@ def _fmt(d: date) -> str:
 def _date_param(value) -> str:
     if isinstance(value, (date, datetime)):
         return _fmt(value if not isinstance(value, datetime) else value.date())
-    _as_date(value, end=False)  # validate early: NCBI answers a bad date with an <ERROR> body
+    entrez_day(value, end=False)  # validate early: NCBI answers a bad date with an <ERROR> body
     return str(value).strip()
 
 
@@ -484,7 +484,7 @@ class PubMedClient:
         runs after a window's last batch, so treat what was yielded as provisional until the iterator ends
         without :class:`IncompleteResult` (don't move a watermark before that).
         """
-        lo, hi = _as_date(mindate, end=False), _as_date(maxdate, end=True)
+        lo, hi = entrez_day(mindate, end=False), entrez_day(maxdate, end=True)
         if hi < lo:
             raise ValueError(f"window {_fmt(lo)}–{_fmt(hi)} ends before it starts")
         for wlo, whi, sr in self._leaf_searches(term, lo, hi, usehistory=True, retmax=0):

@@ -38,7 +38,6 @@ Standalone: ``python -m ldn_monitor.replay --snapshot data/snapshot --port 8765`
 from __future__ import annotations
 
 import argparse
-import calendar
 import collections
 import gzip
 import json
@@ -59,6 +58,8 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from lxml import etree
+
+from .pubmed import entrez_day
 
 log = logging.getLogger("ldn_monitor.replay")
 
@@ -678,18 +679,9 @@ def _error_doc(endpoint: str, msg: str) -> bytes:
 
 
 def _parse_date(text: str, end: bool) -> Optional[date]:
-    """``YYYY``, ``YYYY/MM`` or ``YYYY/MM/DD`` (``-`` accepted): first day of the period, or last if ``end``."""
-    m = re.fullmatch(r"(\d{4})(?:[/-](\d{1,2})(?:[/-](\d{1,2}))?)?", text.strip())
-    if not m:
-        return None
+    """An Entrez date bound as the client reads it (one parser for both sides), or None if invalid."""
     try:
-        y = int(m.group(1))
-        if m.group(3):
-            return date(y, int(m.group(2)), int(m.group(3)))
-        if m.group(2):
-            mo = int(m.group(2))
-            return date(y, mo, calendar.monthrange(y, mo)[1] if end else 1)
-        return date(y, 12, 31) if end else date(y, 1, 1)
+        return entrez_day(text, end)
     except ValueError:
         return None
 
