@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator, Optional
 
+from .assess_gate import gate_patterns
+
 UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
@@ -168,3 +170,7 @@ def iter_ints(text: str) -> Iterator[NumberMention]:
     for n in find_numbers(text):
         if n.is_int:
             yield n
+
+
+# every pattern above skips texts that lack its required literals (see assess_gate)
+gate_patterns(globals())

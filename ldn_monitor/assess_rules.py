@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from .assess_gate import GatedPattern, gate_patterns
 from .assess_numbers import NUMBER_PATTERN
 
 I = re.IGNORECASE
@@ -62,9 +63,11 @@ def section_kind(label: str) -> str:
 
 # Sentence boundary: after . ! ? followed by space(s) and a capital/digit/bracket, not after common
 # abbreviations ("e.g.", "i.e.", "vs.", "al.", "approx.", "Dr.", "Fig.", "No.").
+# The cheap "(?<=[.!?])" comes first: all the lookbehinds test the same position, and most
+# positions fail it at once instead of after ten abbreviation checks.
 SENT_SPLIT_RE = re.compile(
-    r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bDr)(?<!\bFig)(?<!\bNo)(?<!\bapprox)(?<!\bca)(?<!\bSt)"
-    r"(?<=[.!?])[\"'”’)]?\s+(?=[A-Z0-9(\[“\"'])"
+    r"(?<=[.!?])(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bDr)(?<!\bFig)(?<!\bNo)(?<!\bapprox)(?<!\bca)(?<!\bSt)"
+    r"[\"'”’)]?\s+(?=[A-Z0-9(\[“\"'])"
 )
 
 # ---------------------------------------------------------------- context of a sentence
@@ -305,10 +308,10 @@ ADDICTION_RE = re.compile(
 )
 # A dose: number + unit, optional per-kg and per-day qualifiers.
 DOSE_RE = re.compile(
-    rf"(?P<num>\d+(?:[.·]\d+|,\d{{1,2}}(?!\d))?)(?:\s*(?:-|–|to|or|and)\s*(?P<num2>\d+(?:[.·]\d+|,\d{{1,2}}(?!\d))?))?\s*-?\s*"
-    rf"(?P<unit>mg|milligrams?|µg|μg|mcg|micrograms?|ug|g)\b(?P<perkg>\s*/\s*kg|\s+per\s+kg(?:ram)?|\s+per\s+kilogram)?"
-    rf"(?P<freq>\s*(?:/\s*(?:day|d)\b|per day|a day|daily|each day|every day|nightly|at night|at bedtime|once daily|"
-    rf"(?:twice|two times) (?:a |per )?day|b\.?i\.?d\.?|bid|q\.?d\.?|qhs))?",
+    r"(?P<num>\d+(?:[.·]\d+|,\d{1,2}(?!\d))?)(?:\s*(?:-|–|to|or|and)\s*(?P<num2>\d+(?:[.·]\d+|,\d{1,2}(?!\d))?))?\s*-?\s*"
+    r"(?P<unit>mg|milligrams?|µg|μg|mcg|micrograms?|ug|g)\b(?P<perkg>\s*/\s*kg|\s+per\s+kg(?:ram)?|\s+per\s+kilogram)?"
+    r"(?P<freq>\s*(?:/\s*(?:day|d)\b|per day|a day|daily|each day|every day|nightly|at night|at bedtime|once daily|"
+    r"(?:twice|two times) (?:a |per )?day|b\.?i\.?d\.?|bid|q\.?d\.?|qhs))?",
     I,
 )
 
@@ -517,4 +520,7 @@ CONDITIONS: tuple[tuple[str, str], ...] = (
     ("restless_legs_syndrome", r"restless legs"),
     ("chronic_pain", r"chronic pain|pain conditions|painful conditions|neuropathic pain"),
 )
-CONDITION_RES = tuple((name, re.compile(rf"(?<!non-)(?<!non )(?:{pat})", I)) for name, pat in CONDITIONS)
+CONDITION_RES = tuple((name, GatedPattern(re.compile(rf"(?<!non-)(?<!non )(?:{pat})", I))) for name, pat in CONDITIONS)
+
+# every pattern above skips texts that lack its required literals (see assess_gate)
+gate_patterns(globals())
