@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 import time
-from dataclasses import asdict, fields, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
@@ -33,7 +32,7 @@ from .records import (
     Evidence,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Fields a reviewer may override, with the type their value must have.
 OVERRIDABLE = {
@@ -47,8 +46,18 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, which costs
+# more than encoding the short lists most columns hold. Same output, so content hashes match.
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def _j(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _JSON.encode(value)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 # --------------------------------------------------------------------------- migrations
@@ -126,7 +135,20 @@ def _m4_registry(db: sqlite_utils.Database) -> None:
         db["digests"].add_column("registry_event_id", int)  # the last registry event it reported
 
 
-MIGRATIONS = (_m1_core, _m2_history, _m3_reviewers, _m4_registry)
+def _m5_fts_on_text_change(db: sqlite_utils.Database) -> None:
+    # sqlite-utils' update trigger re-indexes a row on any UPDATE, so bookkeeping writes
+    # (last_seen_run on every re-run, deleted, digest_id) re-tokenized unchanged text: most of
+    # the cost of a re-run. Only title and abstract feed the index.
+    db.execute('DROP TRIGGER IF EXISTS "articles_au"')
+    db.execute("""
+        CREATE TRIGGER "articles_au" AFTER UPDATE OF "title", "abstract" ON "articles" BEGIN
+          INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "abstract")
+            VALUES ('delete', old.rowid, old."title", old."abstract");
+          INSERT INTO "articles_fts" (rowid, "title", "abstract") VALUES (new.rowid, new."title", new."abstract");
+        END""")
+
+
+MIGRATIONS = (_m1_core, _m2_history, _m3_reviewers, _m4_registry, _m5_fts_on_text_change)
 
 
 # --------------------------------------------------------------------------- row <-> record
@@ -324,6 +346,49 @@ class Store:
             applied += 1
         return applied
 
+    # -- bulk writes
+    def _per_statement(self, params_per_row: int) -> int:
+        """How many rows (or ids) one statement takes, leaving a variable spare for a shared one.
+
+        SQLite caps bound variables (999 in builds before 3.32, 32766 since); at most 500 rows
+        keeps the SQL text far below its 1 MB statement limit.
+        """
+        limit = self.db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        return max(1, min(500, (limit - 1) // params_per_row))
+
+    def _write_rows(self, table: str, rows: list[dict], keep: Optional[tuple[str, ...]] = None) -> None:
+        """INSERT ``rows`` (dicts with the same keys), many to a statement.
+
+        ``keep`` makes it an upsert on pmid: a row already stored takes every column from the new
+        one except those named.
+        Many rows to a statement, not one: a statement that fires the articles_fts triggers runs
+        in a statement savepoint, where FTS5 flushes its pending terms into a new index segment;
+        row by row, every article became a segment to merge, and indexing cost three times as much.
+        """
+        if not rows:
+            return
+        columns = list(rows[0])
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        head = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES "
+        tail = ""
+        if keep is not None:
+            tail = " ON CONFLICT(pmid) DO UPDATE SET " + ", ".join(
+                f"[{c}] = excluded.[{c}]" for c in columns if c not in keep)
+        for part in _chunks(rows, self._per_statement(len(columns))):
+            self.db.execute(head + ", ".join([one] * len(part)) + tail, [r[c] for r in part for c in columns])
+
+    def _pmids_in(self, sql: str, pmids: list[str], *first) -> list[tuple]:
+        """Run ``sql`` (ending ``pmid IN ({})``) over ``pmids`` a chunk at a time, ``first`` bound
+        before them; returns the rows of every chunk."""
+        rows: list[tuple] = []
+        for part in _chunks(pmids, self._per_statement(1)):
+            rows += self.db.execute(sql.format(",".join("?" * len(part))), [*first, *part]).fetchall()
+        return rows
+
+    def _write_events(self, events: list[tuple[str, str, str]], run_id: Optional[int], at: str) -> None:
+        self._write_rows("article_events", [{"pmid": pmid, "run_id": run_id, "event": event, "detail": detail,
+                                              "at": at} for pmid, event, detail in events])
+
     # -- articles
     def upsert_articles(self, articles: Iterable[Article], run_id: Optional[int]) -> dict:
         """Insert or update; keep the latest PMID version.
@@ -332,6 +397,8 @@ class Store:
         PMIDs inserted or updated, which need (re)assessment.
 
         Duplicates within one batch collapse to the highest version (the last one wins on ties).
+        One query reads what is stored for the whole batch and a few statements write it, all in
+        one transaction (a savepoint inside the caller's), so no other writer comes between.
         """
         best: dict[str, Article] = {}
         n_in = 0
@@ -344,58 +411,61 @@ class Store:
                         "duplicates": 0, "changed": []}
         counts["duplicates"] = n_in - len(best)
         ts = now_iso()
-        table = self.db["articles"]
-        for pmid, a in best.items():
-            row = article_to_row(a)
-            existing = self.db.execute(
-                "SELECT version, content_hash, deleted FROM articles WHERE pmid = ?", [pmid]).fetchone()
-            if existing is None:
-                row.update(first_seen_at=ts, first_seen_run=run_id, updated_at=ts,
-                           last_seen_run=run_id, deleted=0)
-                table.insert(row)
-                counts["new"] += 1
+        with self.atomic():
+            stored = {r[0]: r[1:] for r in self._pmids_in(
+                "SELECT pmid, version, content_hash, deleted, retracted FROM articles WHERE pmid IN ({})", list(best))}
+            writes: list[dict] = []  # new and changed rows, one upsert
+            seen: list[str] = []  # unchanged rows: only last_seen_run moves
+            events: list[tuple[str, str, str]] = []
+            for pmid, a in best.items():
+                old = stored.get(pmid)
+                if old is not None and a.version < old[0]:
+                    counts["older"] += 1
+                    continue
+                row = article_to_row(a)
+                if old is None:
+                    counts["new"] += 1
+                    events.append((pmid, "new", f"version {a.version}"))
+                    if a.is_retracted:
+                        events.append((pmid, "retracted", "first seen already retracted"))
+                else:
+                    old_version, old_hash, was_deleted, old_retracted = old
+                    if row["content_hash"] == old_hash and not was_deleted:
+                        seen.append(pmid)
+                        counts["unchanged"] += 1
+                        continue
+                    if was_deleted:
+                        counts["undeleted"] += 1
+                        events.append((pmid, "undeleted", ""))
+                    counts["updated"] += 1
+                    detail = f"version {old_version} -> {a.version}" if a.version != old_version else "content changed"
+                    events.append((pmid, "updated", detail))
+                    if a.is_retracted and not old_retracted:
+                        events.append((pmid, "retracted", "retraction now on record"))
                 counts["changed"].append(pmid)
-                self._event(pmid, run_id, "new", f"version {a.version}")
-                if a.is_retracted:
-                    self._event(pmid, run_id, "retracted", "first seen already retracted")
-                continue
-            old_version, old_hash, was_deleted = existing
-            if a.version < old_version:
-                counts["older"] += 1
-                continue
-            if row["content_hash"] == old_hash and not was_deleted:
-                table.update(pmid, {"last_seen_run": run_id})
-                counts["unchanged"] += 1
-                continue
-            old_retracted = self.db.execute("SELECT retracted FROM articles WHERE pmid=?", [pmid]).fetchone()[0]
-            row.update(updated_at=ts, last_seen_run=run_id, deleted=0, deleted_at=None)
-            table.update(pmid, row)
-            if was_deleted:
-                counts["undeleted"] += 1
-                self._event(pmid, run_id, "undeleted", "")
-            counts["updated"] += 1
-            counts["changed"].append(pmid)
-            detail = f"version {old_version} -> {a.version}" if a.version != old_version else "content changed"
-            self._event(pmid, run_id, "updated", detail)
-            if a.is_retracted and not old_retracted:
-                self._event(pmid, run_id, "retracted", "retraction now on record")
+                writes.append(row | {"updated_at": ts, "last_seen_run": run_id, "deleted": 0, "deleted_at": None,
+                                     "first_seen_at": ts, "first_seen_run": run_id})
+            # An update rewrites all but when the article was first seen (digest_id is not written).
+            self._write_rows("articles", writes, keep=("pmid", "first_seen_at", "first_seen_run"))
+            self._pmids_in("UPDATE articles SET last_seen_run = ? WHERE pmid IN ({})", seen, run_id)
+            self._write_events(events, run_id, ts)
         return counts
 
     def mark_deleted(self, pmids: Iterable[str], run_id: Optional[int]) -> int:
-        """Honour DeleteCitation: keep the row (history), flag it deleted. Returns rows flagged."""
-        n = 0
-        ts = now_iso()
-        for pmid in dict.fromkeys(pmids):
-            cur = self.db.execute("UPDATE articles SET deleted=1, deleted_at=? WHERE pmid=? AND deleted=0",
-                                  [ts, pmid])
-            if cur.rowcount:
-                n += 1
-                self._event(pmid, run_id, "deleted", "DeleteCitation")
-        return n
+        """Honour DeleteCitation: keep the row (history), flag it deleted. Returns rows flagged.
 
-    def _event(self, pmid: str, run_id: Optional[int], event: str, detail: str) -> None:
-        self.db["article_events"].insert({"pmid": pmid, "run_id": run_id, "event": event,
-                                          "detail": detail, "at": now_iso()})
+        Events follow the order given; a PMID already deleted, or never stored, is skipped.
+        """
+        ids = list(dict.fromkeys(pmids))
+        if not ids:
+            return 0
+        ts = now_iso()
+        with self.atomic():
+            live = {r[0] for r in self._pmids_in("SELECT pmid FROM articles WHERE deleted = 0 AND pmid IN ({})", ids)}
+            flagged = [p for p in ids if p in live]
+            self._pmids_in("UPDATE articles SET deleted = 1, deleted_at = ? WHERE pmid IN ({})", flagged, ts)
+            self._write_events([(p, "deleted", "DeleteCitation") for p in flagged], run_id, ts)
+        return len(flagged)
 
     def events(self, run_id: Optional[int] = None, event: Optional[str] = None) -> list[dict]:
         where, args = [], []
@@ -453,23 +523,14 @@ class Store:
     # -- assessments (machine output only; overrides live apart)
     def save_assessments(self, items: Iterable[DesignAssessment], run_id: Optional[int]) -> int:
         ts = now_iso()
-        rows = []
-        for a in items:
-            row = assessment_to_row(a)
-            row.update(assessed_at=ts, run_id=run_id)
-            rows.append(row)
+        rows = [assessment_to_row(a) | {"assessed_at": ts, "run_id": run_id} for a in items]
         if rows:
-            self.db["assessments"].upsert_all(rows, pk="pmid")
+            with self.atomic():
+                self._write_rows("assessments", rows, keep=("pmid",))
         return len(rows)
 
     def assessor_versions(self, pmids: list[str]) -> dict[str, str]:
-        out = {}
-        for i in range(0, len(pmids), 500):
-            part = pmids[i:i + 500]
-            out.update(self.db.execute(
-                f"SELECT pmid, assessor_version FROM assessments WHERE pmid IN ({','.join('?' * len(part))})",
-                part).fetchall())
-        return out
+        return dict(self._pmids_in("SELECT pmid, assessor_version FROM assessments WHERE pmid IN ({})", list(pmids)))
 
     def machine_assessment(self, pmid: str) -> Optional[DesignAssessment]:
         rows = list(self.db["assessments"].rows_where("pmid = ?", [str(pmid)]))
