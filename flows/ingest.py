@@ -3,8 +3,9 @@
 Each file is one task (``ingest_task.map(paths)``): the task gzip-streams the file, keeps the
 naltrexone records (byte prefilter), parses and assesses them, and returns them; it never opens the
 database. The flow writes each file's result, in file-name order, through the one SQLite
-connection it holds (``ingest.store_result``: batches, then the last batch + DeleteCitation + the
-file's checksum line in one transaction).
+connection of its run (``ingest.IngestRun.write``: batches, then the last batch + DeleteCitation +
+the file's checksum line in one transaction); the run's bookkeeping (its ``runs`` row, totals,
+progress) is ``ingest.ingest_run``, the same as ``ldn-monitor ingest-files --no-prefect``.
 
 Why the writes live in the flow and not in the tasks:
 - SQLite has one writer at a time; tasks that write themselves queue on its lock, and a worker
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Optional
 
 from prefect import flow, get_run_logger, runtime, task, unmapped
@@ -39,8 +39,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from ldn_monitor import ingest
 from ldn_monitor.errors import SettingsError
-from ldn_monitor.progress import Progress
-from ldn_monitor.store import Store
 
 from flows.monitor import settings_for_run
 
@@ -72,39 +70,25 @@ def make_task_runner(workers: int = 1, dask_address: Optional[str] = None):
 def _ingest(paths: list[str], overrides: Optional[dict], config: Optional[str], trigger: str) -> dict:
     s = settings_for_run(overrides, config)
     logger = get_run_logger()
-    files = [str(p) for p in ingest.expand_paths(paths)]
-    totals: dict = {"files": len(files), "skipped": 0, "records": 0, "matched": 0}
     results: list[dict] = []
-    t0 = time.perf_counter()
-    with Store(s.db) as store:
-        run_id = store.start_run("ingest", trigger, flow_run_id=str(runtime.flow_run.id or ""))
-        status, error = "failed", None
-        try:
-            stored = frozenset(store.pmids(include_deleted=True))
-            skip = frozenset(ingest.processed_checksums(store))
-            futures = ingest_task.map(files, stored=unmapped(stored), skip=unmapped(skip))
-            with Progress("ingest-files", ingest.log) as bar:
-                for fut in futures:  # name order: updates and deletions land after what they change
-                    res = fut.result()
-                    t_write = time.perf_counter()
-                    counts = ingest.store_result(store, res, run_id, s.batch_size)
-                    r = {**res.counts(), **counts, "skipped": res.skipped or bool(counts.get("skipped")),
-                         "write_seconds": round(time.perf_counter() - t_write, 3)}
-                    results.append(r)
-                    ingest._file_done(totals, r, None)
-                    bar.advance(res.records, matched=res.matched)
-                    logger.info("%s: %s", os.path.basename(res.path),
-                                "skipped (already ingested)" if r["skipped"] else
-                                f"{res.records} records, {res.topic} on topic, {res.matched} kept, "
-                                f"{len(res.deleted)} deleted in file, scanned in {res.seconds:.1f} s")
-            status = "succeeded"
-        except Exception as exc:
-            error = str(exc)
-            raise
-        finally:
-            totals["seconds"] = round(time.perf_counter() - t0, 3)
-            store.finish_run(run_id, status, totals, error=error)
-    totals["run_id"] = run_id
+
+    def map_then_write(run: ingest.IngestRun) -> None:
+        stored, skip = run.for_workers()
+        futures = ingest_task.map([str(f) for f in run.files], stored=unmapped(stored), skip=unmapped(skip))
+        for fut in futures:  # name order: updates and deletions land after what they change
+            res = fut.result()
+            r = run.write(res)
+            results.append(r)
+            logger.info("%s: %s", os.path.basename(res.path),
+                        "skipped (already ingested)" if r["skipped"] else
+                        f"{res.records} records, {res.topic} on topic, {res.matched} kept, "
+                        f"{len(res.deleted)} deleted in file, scanned in {res.seconds:.1f} s")
+
+    # Any exception's message goes on the run row, not only an LdnError's: what fut.result() raises
+    # from a Dask worker is often Prefect's or Dask's own (a killed worker, a cancelled task), and the
+    # row is where a scheduled run's failure is read.
+    totals = ingest.ingest_run(s, paths, map_then_write, trigger=trigger,
+                               flow_run_id=str(runtime.flow_run.id or ""), recorded_errors=Exception)
     totals["file_results"] = results
     return totals
 

@@ -35,6 +35,7 @@ for hours, so it must not hold off the weekly poll.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
@@ -49,14 +50,15 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 from . import assess as assessor
 from .errors import BadResponse, InputError, LdnError
 from .parse import iter_records
-from .records import Article, DesignAssessment
+from .records import Article
 from .settings import Settings
 
 log = logging.getLogger("ldn_monitor.ingest")
 
 __all__ = [
     "TOPIC_NEEDLE", "prefilter", "FileScan", "scan_file", "sha256_file", "expand_paths", "analyse_file",
-    "FileResult", "ingest_file", "store_result", "processed_checksums", "ingest_paths", "add_cli",
+    "FileResult", "ingest_file", "store_result", "processed_checksums", "IngestRun", "ingest_run", "ingest_paths",
+    "add_cli",
 ]
 
 # The drug's stem: naltrexone, Naltrexone (MeSH), NALTREXONE, methylnaltrexone, "Naltrexon" (German).
@@ -399,12 +401,57 @@ def ingest_file(settings: Settings, path: str | os.PathLike, run_id: Optional[in
             store.close()
 
 
-# --------------------------------------------------------------------------- without Prefect
+# --------------------------------------------------------------------------- a run (this module and the flow)
 
-def ingest_paths(settings: Settings, paths: Sequence[str | os.PathLike], *, workers: int = 1,
-                 trigger: str = "cli", on_file: Optional[Callable[[dict], None]] = None) -> dict:
-    """Ingest files in name order without Prefect: in-process (workers=1, streaming) or with a local
-    process pool (workers>1: files analysed in parallel, written here in name order)."""
+class IngestRun:
+    """An ``ingest`` run while its files are written: the store, the run id, the totals, the progress bar.
+
+    Made by :func:`ingest_run`; what writes the files (in-process, a process pool, the Prefect flow)
+    reports each file here, so all three keep the same totals and progress.
+    """
+
+    def __init__(self, settings: Settings, store, run_id: int, files: list[Path], totals: dict, bar,
+                 on_file: Optional[Callable[[dict], None]] = None):
+        self.settings, self.store, self.run_id, self.files = settings, store, run_id, files
+        self.totals, self.bar, self.on_file = totals, bar, on_file
+
+    def for_workers(self) -> tuple[frozenset, frozenset]:
+        """What :func:`analyse_file` needs from the store: the stored PMIDs and the processed checksums."""
+        return frozenset(self.store.pmids(include_deleted=True)), frozenset(processed_checksums(self.store))
+
+    def count(self, r: dict) -> None:
+        """Add one file's counts to the run's totals and hand them to ``on_file``."""
+        self.totals["skipped"] += int(bool(r.get("skipped")))
+        for k in ("records", "matched", "new", "updated", "unchanged", "older", "deleted", "assessed"):
+            if isinstance(r.get(k), int):
+                self.totals[k] = self.totals.get(k, 0) + r[k]
+        if self.on_file is not None:
+            self.on_file(r)
+
+    def write(self, res: FileResult) -> dict:
+        """Store one analysed file (:func:`store_result`), advance the bar and count it; its counts.
+
+        Call it in file-name order: a later file's update or DeleteCitation must land after the record
+        it changes, whatever order the workers finish in.
+        """
+        t0 = time.perf_counter()
+        counts = store_result(self.store, res, self.run_id, self.settings.batch_size)
+        r = {**res.counts(), **counts, "skipped": res.skipped or bool(counts.get("skipped")),
+             "write_seconds": round(time.perf_counter() - t0, 3)}
+        self.bar.advance(res.records, matched=res.matched)
+        self.count(r)
+        return r
+
+
+def ingest_run(settings: Settings, paths: Sequence[str | os.PathLike], work: Callable[[IngestRun], None], *,
+               trigger: str, flow_run_id: Optional[str] = None, on_file: Optional[Callable[[dict], None]] = None,
+               recorded_errors: type[BaseException] | tuple[type[BaseException], ...] = LdnError) -> dict:
+    """Run ``work(run)`` over the files ``paths`` expands to as one ``ingest`` run in ``runs``; its totals.
+
+    The run row is finished whatever happens: "succeeded", or "failed" (with the totals so far) when
+    ``work`` raises. Only the message of a ``recorded_errors`` exception is written as the run's
+    error: an LdnError's is one actionable line; other exceptions are left to the traceback.
+    """
     from .progress import Progress
     from .store import Store
 
@@ -412,18 +459,13 @@ def ingest_paths(settings: Settings, paths: Sequence[str | os.PathLike], *, work
     totals: dict = {"files": len(files), "skipped": 0, "records": 0, "matched": 0}
     t0 = time.perf_counter()
     with Store(settings.db) as store:
-        run_id = store.start_run("ingest", trigger)
+        run_id = store.start_run("ingest", trigger, flow_run_id=flow_run_id)
         status, error = "failed", None
         try:
             with Progress("ingest-files", log) as bar:
-                if workers <= 1:
-                    for f in files:
-                        r = ingest_file(settings, f, run_id, store=store, progress=bar)
-                        _file_done(totals, r, on_file)
-                else:
-                    _pool(settings, store, files, workers, run_id, totals, on_file, bar)
+                work(IngestRun(settings, store, run_id, files, totals, bar, on_file))
             status = "succeeded"
-        except LdnError as exc:
+        except recorded_errors as exc:
             error = str(exc)
             raise
         finally:
@@ -433,28 +475,29 @@ def ingest_paths(settings: Settings, paths: Sequence[str | os.PathLike], *, work
     return totals
 
 
-def _file_done(totals: dict, r: dict, on_file) -> None:
-    totals["skipped"] += int(bool(r.get("skipped")))
-    for k in ("records", "matched", "new", "updated", "unchanged", "older", "deleted", "assessed"):
-        if isinstance(r.get(k), int):
-            totals[k] = totals.get(k, 0) + r[k]
-    if on_file is not None:
-        on_file(r)
+# --------------------------------------------------------------------------- without Prefect
+
+def ingest_paths(settings: Settings, paths: Sequence[str | os.PathLike], *, workers: int = 1,
+                 trigger: str = "cli", on_file: Optional[Callable[[dict], None]] = None) -> dict:
+    """Ingest files in name order without Prefect: in-process (workers=1, streaming) or with a local
+    process pool (workers>1: files analysed in parallel, written here in name order)."""
+    work = _in_process if workers <= 1 else functools.partial(_pool, workers=workers)
+    return ingest_run(settings, paths, work, trigger=trigger, on_file=on_file)
 
 
-def _pool(settings, store, files, workers, run_id, totals, on_file, bar) -> None:
+def _in_process(run: IngestRun) -> None:
+    for f in run.files:
+        run.count(ingest_file(run.settings, f, run.run_id, store=run.store, progress=run.bar))
+
+
+def _pool(run: IngestRun, workers: int) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    stored = frozenset(store.pmids(include_deleted=True))
-    skip = frozenset(processed_checksums(store))
+    stored, skip = run.for_workers()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(analyse_file, str(f), stored, skip) for f in files]
-        for fut in futures:  # name order: a later file's update must land after an earlier one
-            res = fut.result()
-            counts = store_result(store, res, run_id, settings.batch_size)
-            r = {**res.counts(), **counts, "skipped": res.skipped or bool(counts.get("skipped"))}
-            bar.advance(res.records, matched=res.matched)
-            _file_done(totals, r, on_file)
+        futures = [pool.submit(analyse_file, str(f), stored, skip) for f in run.files]
+        for fut in futures:  # name order, see IngestRun.write
+            run.write(fut.result())
 
 
 # --------------------------------------------------------------------------- CLI

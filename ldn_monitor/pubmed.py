@@ -16,10 +16,10 @@ What it guarantees, because a literature monitor that silently misses a paper is
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
 import random
 import re
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,6 +31,7 @@ from lxml import etree
 
 from . import errors
 from .errors import BadResponse, IncompleteResult, RateLimited, ServerError, SettingsError
+from .http_retry import Pacer, Retrying, UnusableBody, looks_like_html
 from .records import FetchResult
 
 log = logging.getLogger("ldn_monitor.pubmed")
@@ -41,8 +42,6 @@ MAX_SEARCH_IDS = 9999
 EFETCH_MAX = 10000  # records per EFetch call
 POST_ABOVE_IDS = 200  # NCBI: use POST for more than ~200 ids
 POST_ABOVE_CHARS = 1800  # a long term would push the URL past what proxies accept
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BACKOFF = 60.0
 EARLIEST_EDAT = date(1800, 1, 1)  # lower bound when a full re-query must be split by Entrez date
 
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False)
@@ -54,8 +53,10 @@ _EMPTY_ARTICLE_SET = re.compile(
     rb"^\s*(?:<\?xml[^>]*\?>)?\s*(?:<!DOCTYPE[^>]*>)?\s*<PubmedArticleSet\s*(?:/>|>\s*</PubmedArticleSet>)\s*$"
 )
 
-
-PACING_MARGIN = 1.1  # space starts 10% wider than the limit asks
+# Request starts are spaced 1/rate apart plus this margin (NCBI counts starts per second, per IP):
+# exactly 1/rate drew 429s against a server enforcing the same rate (bench/README.md §2), because
+# clocks and network jitter put a fourth start inside the same second.
+PACING_MARGIN = 1.1
 
 
 class HistoryExpired(IncompleteResult):
@@ -83,11 +84,6 @@ def _redact(text: str, key: Optional[str] = None) -> str:
     return text
 
 
-def _looks_like_html(data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:200]
-
-
 def _first_error(data: bytes) -> Optional[str]:
     m = _ERROR_ELEMENT.search(data)
     if not m:
@@ -98,7 +94,7 @@ def _first_error(data: bytes) -> Optional[str]:
 def _common_body_checks(data: bytes, what: str) -> None:
     if not data or not data.strip():
         raise BadResponse(f"{what} answered HTTP 200 with an empty body")
-    if _looks_like_html(data):
+    if looks_like_html(data):
         raise BadResponse(f"{what} answered with an HTML page instead of XML (an NCBI error or maintenance page)")
 
 
@@ -271,19 +267,22 @@ class PubMedClient:
         self.base_url = url if url.endswith("/") else url + "/"
         self.session = session or requests.Session()
         self._own_session = session is None
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.Random()
         self.max_search_ids = max_search_ids  # tests lower it together with ReplayServer(max_esearch_ids=…)
-        self.requests_made = 0
         self.log: list[tuple[str, object]] = []  # (endpoint, HTTP status or "timeout"/"connection")
-        self._pace_lock = threading.Lock()
-        self._next_start: Optional[float] = None
-        read = float(settings.timeout)
-        self._timeout = (min(10.0, read), read)
+        self._retrying = Retrying(
+            settings, sleep=sleep, pace=Pacer(PACING_MARGIN / settings.requests_per_second, sleep, clock).wait,
+            rng=rng or random.Random(), log=log, describe_connection_error=_describe_connection_error,
+            too_many_requests="HTTP 429 (API rate limit exceeded)",
+            # NCBI sends no Retry-After today; honour one if a proxy or a future NCBI does.
+            honour_retry_after=True,
+        )
         self._key = settings.ncbi_api_key or None
         if self._key:
             _install_redaction()
+
+    @property
+    def requests_made(self) -> int:
+        return self._retrying.requests_made
 
     def __repr__(self) -> str:
         return (f"PubMedClient(url={_redact(self.base_url, self._key)!r}, tool={self.settings.ncbi_tool!r}, "
@@ -308,85 +307,37 @@ class PubMedClient:
             params["api_key"] = self._key
         return params
 
-    def _pace(self) -> None:
-        """Space request starts 1/rate apart, plus a margin (NCBI counts starts per second, per IP).
-
-        Exactly 1/rate drew 429s against a server enforcing the same rate (bench/README.md §2):
-        clocks and network jitter put a fourth start inside the same second.
-        """
-        interval = PACING_MARGIN / self.settings.requests_per_second
-        with self._pace_lock:  # shared by threads using one client: the limit is per client, not per thread
-            now = self._clock()
-            if self._next_start is not None and now < self._next_start:
-                self._sleep(self._next_start - now)
-                now = max(self._clock(), self._next_start)
-            self._next_start = now + interval
-
-    def _backoff(self, retry: int) -> float:
-        base = self.settings.backoff * (2 ** retry)
-        return min(MAX_BACKOFF, base * (1.0 + 0.1 * self._rng.random()))  # jitter: don't retry in lockstep
-
     def _call(self, endpoint: str, params: dict, validate: Callable[[bytes], object], post: bool = False):
-        """One E-utility request with retries; returns ``validate(body)``."""
+        """One E-utility request, retried as :class:`~ldn_monitor.http_retry.Retrying` says; ``validate(body)``."""
         url = self.base_url + endpoint + ".fcgi"
         full = {**params, **self._identity()}
         if not post and len(urlencode(full)) > POST_ABOVE_CHARS:
             post = True
-        retries = int(self.settings.max_retries)
-        kind, reason = "", ""
-        retry_after = 0.0
-        for attempt in range(retries + 1):
-            if attempt:
-                # NCBI sends no Retry-After today; honour one if a proxy or a future NCBI does.
-                delay = max(self._backoff(attempt - 1), min(retry_after, MAX_BACKOFF))
-                retry_after = 0.0
-                log.warning("%s: %s; retry %d/%d in %.2fs", endpoint, reason, attempt, retries, delay)
-                self._sleep(delay)
-            self._pace()
-            self.requests_made += 1
-            try:
-                if post:
-                    resp = self.session.post(url, data=full, timeout=self._timeout)
-                else:
-                    resp = self.session.get(url, params=full, timeout=self._timeout)
-                body = resp.content
-            except requests.exceptions.ConnectTimeout:
-                kind, reason = "connection", f"could not connect within {self._timeout[0]:g}s"
-                self.log.append((endpoint, "timeout"))
-                continue
-            except requests.exceptions.Timeout:
-                kind, reason = "timeout", f"no answer within the {self._timeout[1]:g}s read timeout"
-                self.log.append((endpoint, "timeout"))
-                continue
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                kind, reason = "connection", _describe_connection_error(exc)
-                self.log.append((endpoint, "connection"))
-                continue
-            status = resp.status_code
-            self.log.append((endpoint, status))
-            if status in RETRY_STATUSES:
-                if status == 429:
-                    kind, reason = "429", "HTTP 429 (API rate limit exceeded)"
-                else:
-                    kind, reason = "5xx", f"HTTP {status}"
-                try:
-                    retry_after = float(resp.headers.get("Retry-After", 0) or 0)
-                except ValueError:  # an HTTP-date: rare enough to fall back to plain backoff
-                    retry_after = 0.0
-                continue
-            if status != 200:
-                snippet = _redact(body[:200].decode("utf-8", "replace"), self._key).strip().replace("\n", " ")
-                # 400/404 and friends: the request itself is wrong, asking again will not help.
-                raise BadResponse(
-                    f"PubMed E-utilities refused {endpoint} with HTTP {status} ({snippet or 'no body'}); "
-                    f"check LDN_QUERY and LDN_EUTILS_URL ({_redact(self.base_url, self._key)}) — not retried"
-                )
+
+        def send(timeout):
+            if post:
+                return self.session.post(url, data=full, timeout=timeout)
+            return self.session.get(url, params=full, timeout=timeout)
+
+        def usable(body: bytes):
             try:
                 return validate(body)
-            except BadResponse as exc:
-                kind, reason = "body", _redact(str(exc), self._key)
-                continue
-        raise self._exhausted(endpoint, kind, reason, retries)
+            except BadResponse as exc:  # the other errors (History lost, past the horizon) are final
+                raise UnusableBody(_redact(str(exc), self._key)) from None
+
+        return self._retrying.request(
+            send, usable, label=endpoint, record=lambda outcome: self.log.append((endpoint, outcome)),
+            refused=functools.partial(self._refused, endpoint),
+            exhausted=functools.partial(self._exhausted, endpoint),
+        )
+
+    def _refused(self, endpoint: str, status: int, snippet: str) -> BadResponse:
+        # 400/404 and friends: the request itself is wrong, asking again will not help.
+        snippet = _redact(snippet, self._key)
+        return BadResponse(
+            f"PubMed E-utilities refused {endpoint} with HTTP {status} ({snippet or 'no body'}); "
+            f"check LDN_QUERY and LDN_EUTILS_URL ({_redact(self.base_url, self._key)}) — not retried"
+        )
 
     def _exhausted(self, endpoint: str, kind: str, reason: str, retries: int) -> errors.EutilsError:
         where = _redact(self.base_url, self._key)

@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Optional
 import requests
 
 from .errors import RegistryError
+from .http_retry import Pacer, Retrying, UnusableBody, looks_like_html
 
 log = logging.getLogger("ldn_monitor.registry")
 
@@ -61,8 +62,6 @@ FIELDS = (
 
 MAX_PAGE_SIZE = 1000  # the API's own maximum
 CRAWL_DELAY = 1.0  # seconds between request starts: clinicaltrials.gov robots.txt
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BACKOFF = 60.0
 _DAY = re.compile(r"^(\d{4})[-/](\d{2})[-/](\d{2})$")
 
 
@@ -70,16 +69,11 @@ class _BadBody(Exception):
     """An HTTP 200 whose body is not the studies JSON (retried like a 5xx)."""
 
 
-def _looks_like_html(data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:200]
-
-
 def parse_page(data: bytes) -> dict:
     """One ``/studies`` answer as a dict with a ``studies`` list; :class:`_BadBody` for anything else."""
     if not data or not data.strip():
         raise _BadBody("an empty body")
-    if _looks_like_html(data):
+    if looks_like_html(data):
         raise _BadBody("an HTML page instead of JSON (a maintenance or error page)")
     try:
         page = json.loads(data)
@@ -153,19 +147,23 @@ class CTGovClient:
         self.base_url = url if url.endswith("/") else url + "/"
         self.session = session or requests.Session()
         self._own_session = session is None
-        self._sleep = sleep
-        self._clock = clock
         self.min_interval = max(0.0, float(min_interval))
         self.page_size = int(page_size)
         self.query = query
         self.fields = tuple(fields)
-        self._rng = rng or random.Random()
-        read = float(settings.timeout)
-        self._timeout = (min(10.0, read), read)
-        self._next_start: Optional[float] = None
-        self.requests_made = 0
+        self._pace = Pacer(self.min_interval, sleep, clock).wait
+        self._retrying = Retrying(
+            settings, sleep=sleep, pace=self._pace, rng=rng or random.Random(), log=log,
+            describe_connection_error=_describe_connection_error, too_many_requests="HTTP 429 (too many requests)",
+            # This client has never read Retry-After; reading it is a behaviour change, not part of sharing the loop.
+            honour_retry_after=False,
+        )
         self.log: list[object] = []  # HTTP status per attempt, or "timeout" / "connection" / "body"
         self.total_count: Optional[int] = None  # totalCount of the last iter_studies
+
+    @property
+    def requests_made(self) -> int:
+        return self._retrying.requests_made
 
     def __repr__(self) -> str:
         return f"CTGovClient(url={self.base_url!r}, page_size={self.page_size}, requests_made={self.requests_made})"
@@ -181,68 +179,28 @@ class CTGovClient:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _pace(self) -> None:
-        if self.min_interval <= 0:
-            return
-        now = self._clock()
-        if self._next_start is not None and now < self._next_start:
-            self._sleep(self._next_start - now)
-            now = max(self._clock(), self._next_start)
-        self._next_start = now + self.min_interval
-
-    def _backoff(self, retry: int) -> float:
-        base = float(self.settings.backoff) * (2 ** retry)
-        return min(MAX_BACKOFF, base * (1.0 + 0.1 * self._rng.random()))  # jitter: no lockstep retries
-
     def _get(self, params: dict) -> dict:
-        """One ``/studies`` request with retries; returns the parsed page."""
+        """One ``/studies`` request, retried as :class:`~ldn_monitor.http_retry.Retrying` says; the parsed page."""
         url = self.base_url + "studies"
-        retries = int(self.settings.max_retries)
-        kind, reason = "", ""
-        for attempt in range(retries + 1):
-            if attempt:
-                delay = self._backoff(attempt - 1)
-                log.warning("ClinicalTrials.gov: %s; retry %d/%d in %.2fs", reason, attempt, retries, delay)
-                self._sleep(delay)
-            self._pace()
-            self.requests_made += 1
-            try:
-                resp = self.session.get(url, params=params, timeout=self._timeout,
-                                        headers={"Accept": "application/json"})
-                body = resp.content
-            except requests.exceptions.ConnectTimeout:
-                kind, reason = "connection", f"could not connect within {self._timeout[0]:g}s"
-                self.log.append("timeout")
-                continue
-            except requests.exceptions.Timeout:
-                kind, reason = "timeout", f"no answer within the {self._timeout[1]:g}s read timeout"
-                self.log.append("timeout")
-                continue
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                kind, reason = "connection", _describe_connection_error(exc)
-                self.log.append("connection")
-                continue
-            status = resp.status_code
-            self.log.append(status)
-            if status == 429:
-                kind, reason = "429", "HTTP 429 (too many requests)"
-                continue
-            if status in RETRY_STATUSES:
-                kind, reason = "5xx", f"HTTP {status}"
-                continue
-            if status != 200:
-                # 400 (a query the API rejects), 404 (wrong base URL): asking again will not help.
-                snippet = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-                raise RegistryError(
-                    f"ClinicalTrials.gov refused the studies query with HTTP {status} ({snippet or 'no body'}); "
-                    f"check LDN_CTGOV_URL ({self.base_url}) — not retried")
-            try:
-                return parse_page(body)
-            except _BadBody as exc:
-                kind, reason = "body", f"HTTP 200 with {exc}"
-                self.log.append("body")
-                continue
-        raise self._exhausted(kind, reason, retries)
+        return self._retrying.request(
+            lambda timeout: self.session.get(url, params=params, timeout=timeout,
+                                             headers={"Accept": "application/json"}),
+            self._parse, label="ClinicalTrials.gov", record=self.log.append, refused=self._refused,
+            exhausted=self._exhausted,
+        )
+
+    def _parse(self, body: bytes) -> dict:
+        try:
+            return parse_page(body)
+        except _BadBody as exc:
+            self.log.append("body")  # this client's log marks the unusable body after its HTTP 200
+            raise UnusableBody(f"HTTP 200 with {exc}") from None
+
+    def _refused(self, status: int, snippet: str) -> RegistryError:
+        # 400 (a query the API rejects), 404 (wrong base URL): asking again will not help.
+        return RegistryError(
+            f"ClinicalTrials.gov refused the studies query with HTTP {status} ({snippet or 'no body'}); "
+            f"check LDN_CTGOV_URL ({self.base_url}) — not retried")
 
     def _exhausted(self, kind: str, reason: str, retries: int) -> RegistryError:
         if kind == "429":

@@ -252,3 +252,34 @@ def test_store_result_reassesses_what_another_assessor_version_made(tmp_path):
         assert counts["new"] == 2 and counts["assessed"] == 2
         assert {a.assessor_version for a in store.machine_assessments().values()} == {ASSESSOR_VERSION}
         assert ingest.processed_checksums(store) == {res.sha256}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_run_is_finished_with_its_totals_and_error(tmp_path, workers):
+    s = settings(tmp_path)
+    d = tmp_path / "in"
+    write_file(d / "pubmed25n0001.xml.gz", [ldn(39600001), other(13)])
+    (d / "pubmed25n0002.xml.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(InputError, match="truncated or corrupt gzip") as err:
+        ingest.ingest_paths(s, [d], workers=workers)
+    with Store(s.db) as store:
+        run = store.runs(1)[0]
+        assert (run["kind"], run["status"], run["error"]) == ("ingest", "failed", str(err.value))
+        assert run["counts"]["records"] == 2 and run["counts"]["files"] == 2  # the first file's counts stay
+        assert store.count("processed_files") == 1  # and its checksum: a re-run skips it
+
+
+@pytest.mark.parametrize("recorded, error", [(InputError, None), (Exception, "RuntimeError text")])
+def test_ingest_run_records_the_message_only_of_the_errors_it_is_told_to(tmp_path, recorded, error):
+    """The CLI path records an LdnError's message; the flow records any exception's (see flows/ingest.py)."""
+    s = settings(tmp_path)
+    f = write_file(tmp_path / "pubmed25n0001.xml.gz", [ldn(39700001)])
+
+    def work(run):
+        raise RuntimeError("RuntimeError text")
+
+    with pytest.raises(RuntimeError):
+        ingest.ingest_run(s, [f], work, trigger="test", recorded_errors=recorded)
+    with Store(s.db) as store:
+        run = store.runs(1)[0]
+        assert (run["status"], run["error"], run["trigger"]) == ("failed", error, "test")
