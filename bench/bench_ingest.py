@@ -35,7 +35,7 @@ ROOT = HERE.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(HERE))
 
-from bench_pipeline import DOCTYPE, SNAPSHOT, fresh_pmid, machine, templates  # noqa: E402
+from bench_pipeline import DOCTYPE, fresh_pmid, machine, templates  # noqa: E402
 
 BASELINE_FILES = 1300
 BASELINE_RECORDS = 30_000
@@ -352,8 +352,6 @@ def main(argv=None) -> int:
 
 def _thin(paths: list[Path], records: int) -> list[Path]:
     """Dense files: 40 % on topic (every record from the on-topic pool, then 60 % of them renamed)."""
-    from ldn_monitor.ingest import prefilter
-
     out = []
     for p in paths:
         q = p.with_name(p.name.replace("pubmed99n", "pubmed98n"))

@@ -5,7 +5,7 @@ rows into records at its edge. Nothing here does I/O.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 # Vocabularies, exactly as in the corpus README (shared/corpus/README.md).

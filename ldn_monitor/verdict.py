@@ -7,7 +7,7 @@ rule entries say which signal fired on the strength of which studies (Shojania e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from .records import RCT_DESIGNS, Study
@@ -230,8 +230,6 @@ def _condition_verdict(condition: str, items: list[Study], rules: dict) -> Condi
     live = [s for s in items if not s.retracted]
     rcts = [s for s in live if is_rct(s)]
     new_rcts = [s for s in rcts if is_new(s, rules)]
-    p = rules["pivotal"]
-
     # pivotal trial
     for s in new_rcts:
         if not pivotal_gaps(s, rules):

@@ -23,8 +23,8 @@ def trial(pmid: str, *, n: int = 240, weeks: int = 24, condition_words: str = "f
           entrez_date: str = "2026-10-01", title: str | None = None) -> dict:
     """A corpus-format record of a randomized, double-blind, placebo-controlled trial."""
     findings = {
-        "favorable": (f"Pain fell significantly more with naltrexone than with placebo (mean difference "
-                      f"-1.4 points, 95% CI -2.0 to -0.8; p < 0.001)."),
+        "favorable": ("Pain fell significantly more with naltrexone than with placebo (mean difference "
+                      "-1.4 points, 95% CI -2.0 to -0.8; p < 0.001)."),
         "null": ("Pain did not differ between naltrexone and placebo (mean difference -0.1 points, 95% CI "
                  "-0.6 to 0.4; p = 0.70)."),
     }[result]

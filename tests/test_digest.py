@@ -7,9 +7,8 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 
-from ldn_monitor.digest import render, subject_line
+from ldn_monitor.digest import render
 from ldn_monitor.records import DesignAssessment, Evidence, Study
 from ldn_monitor.settings import load_rules
 from ldn_monitor.verdict import evaluate, moved
@@ -24,7 +23,6 @@ def study(pmid, title, date="2024-06-01", doi="10.1000/xyz", **kw):
              n_enrolled=120, duration_weeks=24.0, condition="fibromyalgia", result_direction="favorable",
              quality_score=5, limitations=())
     a.update(kw)
-    text = f"{title}\n\nA randomized double-blind trial in {a['n_enrolled']} adults."
     ev = (Evidence("n_enrolled", f"{a['n_enrolled']} adults", 0, 0), Evidence("design", "randomized double-blind trial", 0, 0))
     return Study(pmid=pmid, title=title, assessment=DesignAssessment(pmid=pmid, evidence=ev, **a), entrez_date=date,
                  doi=doi)

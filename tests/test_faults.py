@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from ldn_monitor.errors import LdnError, MailError
+from ldn_monitor.errors import LdnError
 from ldn_monitor.pipeline import run_monitor, send_pending
 from ldn_monitor.replay import TRANSIENT_FAULTS, ReplayServer
 from ldn_monitor.settings import load_rules
@@ -18,7 +18,7 @@ from ldn_monitor.snapshot import record_to_snapshot_dir
 from ldn_monitor.store import Store
 
 from conftest import free_port
-from pipeline_helpers import SNAPSHOT, outbox_messages, settings_for, small_open_label, trial
+from pipeline_helpers import outbox_messages, settings_for, small_open_label, trial
 
 pytestmark = pytest.mark.faults
 RULES = load_rules()

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
 
 import pytest
 
-from ldn_monitor.errors import LdnError, RunLocked, ServerError
+from ldn_monitor.errors import RunLocked, ServerError
 from ldn_monitor.pipeline import rescore, run_monitor
 from ldn_monitor.replay import ReplayServer
 from ldn_monitor.settings import load_rules
