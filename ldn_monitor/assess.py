@@ -31,7 +31,7 @@ from .assess_gate import DocGate, absent_from_doc, fold, gate_patterns, gated_te
 from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
-ASSESSOR_VERSION = "assess-2026.11.25-4"
+ASSESSOR_VERSION = "assess-2026.11.25-5"
 
 _NON_RESULT_DESIGNS = ("protocol", "narrative_review")
 _UNCONTROLLED = ("single_arm", "observational", "case_report", "case_series")

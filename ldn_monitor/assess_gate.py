@@ -258,28 +258,37 @@ def gated_text(text: str, low: str, gate: DocGate) -> GatedText:
 
 
 class GatedPattern:
-    """A compiled pattern that skips the search when the text cannot contain a match."""
+    """A compiled pattern that skips the search when the text cannot contain a match.
+    Build it with :func:`gated`, which leaves a pattern without required literals unwrapped."""
 
     __slots__ = ("rx", "lits", "pattern", "flags", "groups", "groupindex")
 
-    def __init__(self, rx: re.Pattern):
+    def __init__(self, rx: re.Pattern, lits: tuple[str, ...]):
         self.rx = rx
-        self.lits = required_literals(rx)
+        self.lits = lits
         self.pattern = rx.pattern
         self.flags = rx.flags
         self.groups = rx.groups
         self.groupindex = rx.groupindex
-        if self.lits is not None:
-            _REGISTRY.append(self)
+        _REGISTRY.append(self)
+
+    def _present(self, gate: DocGate) -> tuple:
+        """The required literals this document has (memoised per document)."""
+        found = gate.found
+        present = () if found.isdisjoint(self.lits) else tuple([x for x in self.lits if x in found])
+        gate.memo[self] = present
+        return present
 
     def _blocked(self, text) -> bool:
-        lits = self.lits
-        if lits is None or type(text) is not GatedText:
+        # the hot path of the assessor: kept to a type check, a dict lookup and a few `in`s
+        if type(text) is not GatedText:
             return False
-        if self.absent_from_doc(text):
-            return True
         gate = text.gate
-        present = gate.memo[self]
+        present = gate.memo.get(self)
+        if present is None:
+            present = self._present(gate)
+        if not present:
+            return True
         low = text.low
         if low is gate.low:
             return False
@@ -291,17 +300,15 @@ class GatedPattern:
     def absent_from_doc(self, text) -> bool:
         """True when the document ``text`` belongs to has none of the required literals, so a loop
         over its sentences can stop before it starts."""
-        if self.lits is None or type(text) is not GatedText:
+        if type(text) is not GatedText:
             return False
-        gate = text.gate
-        present = gate.memo.get(self)
-        if present is None:
-            found = gate.found
-            present = gate.memo[self] = () if found.isdisjoint(self.lits) else tuple([x for x in self.lits if x in found])
-        return not present
+        present = text.gate.memo.get(self)
+        return not (self._present(text.gate) if present is None else present)
 
     def search(self, string, pos=0, endpos=sys.maxsize):
-        return None if self._blocked(string) else self.rx.search(string, pos, endpos)
+        if type(string) is GatedText and self._blocked(string):
+            return None
+        return self.rx.search(string, pos, endpos)
 
     def match(self, string, pos=0, endpos=sys.maxsize):
         return None if self._blocked(string) else self.rx.match(string, pos, endpos)
@@ -330,8 +337,14 @@ def absent_from_doc(rx, text) -> bool:
     return type(rx) is GatedPattern and rx.absent_from_doc(text)
 
 
+def gated(rx: re.Pattern):
+    """``rx`` behind a literal gate, or ``rx`` itself when no literal is required of a match."""
+    lits = required_literals(rx)
+    return rx if lits is None else GatedPattern(rx, lits)
+
+
 def gate_patterns(namespace: dict) -> None:
-    """Wrap every compiled pattern in a module's namespace (called at the end of the module)."""
+    """Gate every compiled pattern in a module's namespace (called at the end of the module)."""
     for name, value in list(namespace.items()):
         if isinstance(value, re.Pattern):
-            namespace[name] = GatedPattern(value)
+            namespace[name] = gated(value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .assess_gate import GatedPattern, gate_patterns
+from .assess_gate import gate_patterns, gated
 from .assess_numbers import NUMBER_PATTERN
 
 I = re.IGNORECASE
@@ -61,12 +61,11 @@ def section_kind(label: str) -> str:
     return "methods"
 
 
-# Sentence boundary: after . ! ? followed by space(s) and a capital/digit/bracket, not after common
-# abbreviations ("e.g.", "i.e.", "vs.", "al.", "approx.", "Dr.", "Fig.", "No.").
-# The cheap "(?<=[.!?])" comes first: all the lookbehinds test the same position, and most
-# positions fail it at once instead of after ten abbreviation checks.
+# A sentence ends at . ! ? followed by space and a capital, digit or opening bracket, except after
+# an abbreviation ("e.g.", "et al.", "vs.", "Fig."): the guards end in the stop itself, since they test
+# the characters just before the split. The cheap "(?<=[.!?])" comes first so most positions fail at once.
 SENT_SPLIT_RE = re.compile(
-    r"(?<=[.!?])(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bDr)(?<!\bFig)(?<!\bNo)(?<!\bapprox)(?<!\bca)(?<!\bSt)"
+    r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bal\.)(?<!\bDr\.)(?<!\bFig\.)(?<!\bNo\.)(?<!\bapprox\.)(?<!\bca\.)(?<!\bSt\.)"
     r"[\"'”’)]?\s+(?=[A-Z0-9(\[“\"'])"
 )
 
@@ -520,7 +519,7 @@ CONDITIONS: tuple[tuple[str, str], ...] = (
     ("restless_legs_syndrome", r"restless legs"),
     ("chronic_pain", r"chronic pain|pain conditions|painful conditions|neuropathic pain"),
 )
-CONDITION_RES = tuple((name, GatedPattern(re.compile(rf"(?<!non-)(?<!non )(?:{pat})", I))) for name, pat in CONDITIONS)
+CONDITION_RES = tuple((name, gated(re.compile(rf"(?<!non-)(?<!non )(?:{pat})", I))) for name, pat in CONDITIONS)
 
 # every pattern above skips texts that lack its required literals (see assess_gate)
 gate_patterns(globals())

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from ldn_monitor import assess as A
 from ldn_monitor.assess import ASSESSOR_VERSION, assess, assess_text, assessed_text
 from ldn_monitor.assess_numbers import find_numbers, parse_number, words_to_int
 from ldn_monitor.records import LABEL_FIELDS, AbstractSection, Article
@@ -66,6 +67,13 @@ def test_number_words_and_distractors():
     assert a.blinding == "double" and a.control == "placebo"
     assert a.result_direction == "favorable"
     assert a.is_ldn is True
+
+
+def test_sentences_do_not_end_at_abbreviations():
+    doc = A._build_doc("T", "Smith et al. 2019 found less pain. Pain fell vs. Placebo at Fig. 2 in week 8. We enrolled 30.",
+                       (), (), (), ())
+    assert [s.text for s in doc.sentences[1:]] == [
+        "Smith et al. 2019 found less pain.", "Pain fell vs. Placebo at Fig. 2 in week 8.", "We enrolled 30."]
 
 
 def test_screened_is_not_enrolled_and_n_equals():

@@ -22,7 +22,7 @@ def _gated_patterns() -> list[tuple[str, GatedPattern]]:
     out = []
     for mod in (assess, assess_rules, assess_numbers):
         out += [(f"{mod.__name__}.{k}", v) for k, v in vars(mod).items() if isinstance(v, GatedPattern)]
-    out += [(f"CONDITION_RES.{name}", p) for name, p in assess_rules.CONDITION_RES]
+    out += [(f"CONDITION_RES.{name}", p) for name, p in assess_rules.CONDITION_RES if isinstance(p, GatedPattern)]
     return out
 
 
