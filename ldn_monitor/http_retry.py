@@ -84,7 +84,6 @@ class Retrying:
         pace: Callable[[], None],
         rng: random.Random,
         log: logging.Logger,
-        describe_connection_error: Callable[[BaseException], str],
         too_many_requests: str,
         honour_retry_after: bool,
     ):
@@ -97,7 +96,6 @@ class Retrying:
         self._pace = pace
         self._rng = rng
         self._log = log
-        self._describe_connection_error = describe_connection_error
         self._too_many_requests = too_many_requests  # the reason logged for a 429
         self._honour_retry_after = honour_retry_after
 
@@ -143,7 +141,7 @@ class Retrying:
                 record("timeout")
                 continue
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                kind, reason = "connection", self._describe_connection_error(exc)
+                kind, reason = "connection", describe_connection_error(exc)
                 record("connection")
                 continue
             status = resp.status_code
@@ -163,6 +161,23 @@ class Retrying:
             except UnusableBody as exc:
                 kind, reason = "body", str(exc)
         raise exhausted(kind, reason, self.retries)
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    """A short reason for a failed connection. requests' own text holds the full URL (with the
+    query and the api_key), so it is classified, never quoted."""
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "reset" in text:
+        return "connection reset"
+    if "remotedisconnected" in text or "without response" in text or "aborted" in text:
+        return "connection closed without a response"
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "host name did not resolve"
+    if "incompleteread" in text or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "body cut off mid-transfer"
+    return type(exc).__name__
 
 
 def _retry_after(resp: requests.Response) -> float:

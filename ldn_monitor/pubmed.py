@@ -224,22 +224,6 @@ def _install_redaction() -> None:
             lg.addFilter(_REDACTOR)
 
 
-def _describe_connection_error(exc: BaseException) -> str:
-    # requests' own text holds the full URL (with the query and api_key): classify instead of quoting it.
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "reset" in text:
-        return "connection reset"
-    if "remotedisconnected" in text or "without response" in text or "aborted" in text:
-        return "connection closed without a response"
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "host name did not resolve"
-    if "incompleteread" in text or isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "body cut off mid-transfer"
-    return type(exc).__name__
-
-
 # --------------------------------------------------------------------------- client
 class PubMedClient:
     """ESearch/EFetch with pacing, retries and completeness checks. See the module docstring."""
@@ -271,7 +255,7 @@ class PubMedClient:
         self.log: list[tuple[str, object]] = []  # (endpoint, HTTP status or "timeout"/"connection")
         self._retrying = Retrying(
             settings, sleep=sleep, pace=Pacer(PACING_MARGIN / settings.requests_per_second, sleep, clock).wait,
-            rng=rng or random.Random(), log=log, describe_connection_error=_describe_connection_error,
+            rng=rng or random.Random(), log=log,
             too_many_requests="HTTP 429 (API rate limit exceeded)",
             # NCBI sends no Retry-After today; honour one if a proxy or a future NCBI does.
             honour_retry_after=True,

@@ -107,19 +107,6 @@ def as_day(value) -> str:
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
 
 
-def _describe_connection_error(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "remotedisconnected" in text or "without response" in text or "aborted" in text:
-        return "connection closed without a response"
-    if "reset" in text:
-        return "connection reset"
-    if "name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
-        return "host name did not resolve"
-    return type(exc).__name__
-
-
 class CTGovClient:
     """``iter_studies(updated_since)`` over ClinicalTrials.gov API v2. See the module docstring.
 
@@ -154,9 +141,8 @@ class CTGovClient:
         self._pace = Pacer(self.min_interval, sleep, clock).wait
         self._retrying = Retrying(
             settings, sleep=sleep, pace=self._pace, rng=rng or random.Random(), log=log,
-            describe_connection_error=_describe_connection_error, too_many_requests="HTTP 429 (too many requests)",
-            # This client has never read Retry-After; reading it is a behaviour change, not part of sharing the loop.
-            honour_retry_after=False,
+            too_many_requests="HTTP 429 (too many requests)",
+            honour_retry_after=True,  # a server that says when to come back is obeyed (capped, see Retrying)
         )
         self.log: list[object] = []  # HTTP status per attempt, or "timeout" / "connection" / "body"
         self.total_count: Optional[int] = None  # totalCount of the last iter_studies

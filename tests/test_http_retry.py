@@ -32,7 +32,7 @@ def retrying(sleeps: list, *, honour_retry_after: bool = False, **settings) -> R
     values = dict(max_retries=2, backoff=0.5, timeout=30.0)
     values.update(settings)
     return Retrying(Settings(**values), sleep=sleeps.append, pace=lambda: None, rng=random.Random(1), log=log,
-                    describe_connection_error=lambda exc: "described", too_many_requests="HTTP 429 (slow down)",
+                    too_many_requests="HTTP 429 (slow down)",
                     honour_retry_after=honour_retry_after)
 
 
@@ -108,7 +108,7 @@ def test_exhausted_errors_carry_no_requests_exception():
                requests.exceptions.ConnectionError("http://x/?api_key=K")]
     with pytest.raises(Final) as err:
         request(r, answers, outcomes=outcomes)
-    assert err.value.args == ("connection", "described", 2)
+    assert err.value.args == ("connection", "ConnectionError", 2)  # classified; the URL (with its key) is not quoted
     assert err.value.__cause__ is None and err.value.__context__ is None
     assert outcomes == ["timeout", "timeout", "connection"]
 

@@ -167,6 +167,28 @@ def test_429_then_success(server, folder, tmp_path):
     assert client.requests_made == 2 and client.log == [429, 200]
 
 
+def test_retry_after_is_honoured(tmp_path):
+    """A 429 that says when to come back is obeyed (both clients share one retry policy)."""
+    calls, slept = [], []
+
+    class OneBusySession:
+        def get(self, url, params=None, timeout=None, headers=None):
+            calls.append(url)
+            resp = requests.Response()
+            resp.url = url
+            if len(calls) == 1:
+                resp.status_code, resp._content = 429, b"slow down"
+                resp.headers["Retry-After"] = "9"
+            else:
+                resp.status_code, resp._content = 200, json.dumps({"studies": [study("NCT00000001")]}).encode()
+            return resp
+
+    client = CTGovClient(Settings(db=tmp_path / "x.db", max_retries=2), session=OneBusySession(), sleep=slept.append,
+                         min_interval=0)
+    assert [s["protocolSection"]["identificationModule"]["nctId"] for s in client.iter_studies(None)] == ["NCT00000001"]
+    assert 9.0 in slept and len(calls) == 2
+
+
 @pytest.mark.parametrize("fault", ["500", "html", "truncated", "drop"])
 def test_persistent_fault_raises_registry_error(server, folder, tmp_path, fault):
     write(folder, study("NCT00000001"))
