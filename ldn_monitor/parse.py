@@ -15,6 +15,7 @@ watermark on it. :func:`iter_records` may already have yielded some articles whe
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -50,6 +51,10 @@ _EVENT_TAGS = _ARTICLE_TAGS + ("DeleteCitation", "ERROR") + _ROOTS
 
 _MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
 _NCT_RE = re.compile(r"\b(?:NCT|nct)\d{8}\b")
+# Necessary conditions for an _NCT_RE match, as patterns with a literal prefix: re scans for
+# those far faster than it can try _NCT_RE at every position.
+_NCT_UPPER_HINT = re.compile(r"NCT\d")
+_NCT_LOWER_HINT = re.compile(r"nct\d")
 _YEAR_RE = re.compile(r"\b(1[89]\d\d|20\d\d|21\d\d)\b")
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -58,10 +63,15 @@ _MONTHS = {m: i for i, m in enumerate(
 # Dropping them from the byte stream turns a batch that would fail on every retry into one that
 # parses. Safe for UTF-8: these bytes never occur inside a multi-byte sequence.
 _C0_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+_C0_VALUES = tuple(_C0_BYTES)  # as ints, for the `in` test in _Stream.read
 # After parsing, also drop C0 (reachable as character references in XML 1.1), DEL and C1 controls,
-# which XML 1.0 allows but which corrupt terminals, e-mail and CSV downstream.
-_CTRL_TABLE = dict.fromkeys(
-    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + list(range(0x7F, 0xA0)))  # CR is whitespace
+# which XML 1.0 allows but which corrupt terminals, e-mail and CSV downstream. (CR is whitespace.)
+# A regex, not str.translate: translate does a dict lookup per character of any string that
+# is not pure ASCII, 30-50 µs for a 700-character paragraph with one en dash or no-break space.
+_CTRL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The controls that str.split() also treats as whitespace: the only ones that collapsing
+# whitespace first would hide (see clean_text).
+_CTRL_SPACES = tuple(c for c in map(chr, range(0xA0)) if _CTRL_RE.match(c) and c.isspace())
 
 _HEAD_BYTES = 2048
 
@@ -72,9 +82,23 @@ def clean_text(text: Optional[str]) -> str:
     """Strip control characters and collapse every run of whitespace to one space."""
     if not text:
         return ""
-    if not text.isprintable():  # cheap C check; most strings have nothing to strip
-        text = text.translate(_CTRL_TABLE)
-    return " ".join(text.split())
+    if not text.isprintable():
+        # Usually a newline is what makes it unprintable. It is whitespace, so making it a
+        # space changes nothing below, and what is left is often printable again.
+        text = text.replace("\n", " ")
+        if not text.isprintable():
+            collapsed = " ".join(text.split())
+            # No control left, and none of the controls that split() took for whitespace:
+            # nothing to strip.
+            if collapsed.isprintable() and not any(c in text for c in _CTRL_SPACES):
+                return collapsed
+            return " ".join(_CTRL_RE.sub("", text).split())
+    # Printable: no control and no whitespace but " ", so squeezing runs of spaces and trimming
+    # the ends is all " ".join(text.split()) would do, and str.replace() does it several times
+    # faster on a long abstract than splitting it into words.
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 def _math_text(el, parts: list) -> None:
@@ -139,7 +163,13 @@ class _Stream:
             data = self._raw.read(n)
             if isinstance(data, str):
                 raise TypeError("iter_records needs a binary file-like object, got text")
-        return data.translate(None, _C0_BYTES) if self._strip and data else data
+        if self._strip and data:
+            # A memchr per control byte is ~2x cheaper than translate()'s per-byte loop, and
+            # almost no chunk has anything to drop.
+            for c in _C0_VALUES:
+                if c in data:
+                    return data.translate(None, _C0_BYTES)
+        return data
 
 
 class _Prefixed(io.RawIOBase):
@@ -327,33 +357,13 @@ def _release(el) -> None:
 
 
 # --------------------------------------------------------------------------- field extraction
-# Plain child loops instead of find()/iterfind() paths: ElementPath allocates a selector chain per
-# call, and with ~30 lookups per record that was most of the parse time.
-
-def _index(el) -> dict:
-    """{tag: [children]} of one element, built in a single pass."""
-    idx: dict = {}
-    if el is not None:
-        for child in el:
-            bucket = idx.get(child.tag)
-            if bucket is None:
-                idx[child.tag] = [child]
-            else:
-                bucket.append(child)
-    return idx
-
-
-def _all(parents, *tags) -> list:
-    """Descendants along a child path, e.g. _all([art], "Journal", "Title")."""
-    level = [p for p in parents if p is not None]
-    for tag in tags:
-        level = [c for p in level for c in p if c.tag == tag]
-    return level
-
-
-def _one(parents, *tags):
-    found = _all(parents, *tags)
-    return found[0] if found else None
+# One pass over the children of each element on the way down, picking what is needed by tag.
+# Most of the cost is lxml's: each child visited becomes a new proxy object with a new str for
+# .tag (~2,000 instructions), and a typical record visits ~85 of them. Not find()/iterfind()
+# (ElementPath builds a selector chain per call), not iterchildren(tag) (building its tag matcher
+# cost more than it saved here) and not XPath (a union of the ~20 paths needed cost about as much
+# as this whole extraction). As with the tag index this replaced: where a PubMed element may
+# repeat, every occurrence is used ("all Abstract children"); where one is taken, the first.
 
 
 def _version(pmid_el) -> int:
@@ -367,21 +377,28 @@ def _date_iso(el) -> tuple[Optional[int], Optional[str]]:
     """(year, "YYYY[-MM[-DD]]") from a PubDate-like element; MedlineDate gives the year only."""
     if el is None:
         return None, None
-    year_s = month_s = day_s = medline = ""
+    year = month = day = medline = None  # raw text; the last of each tag wins
     for child in el:
         tag = child.tag
         if tag == "Year":
-            year_s = _t(child)
+            year = child.text
         elif tag == "Month":
-            month_s = _t(child)
+            month = child.text
         elif tag == "Day":
-            day_s = _t(child)
+            day = child.text
         elif tag == "MedlineDate":
-            medline = _t(child)
+            medline = child.text
+    if len(year or "") + len(month or "") + len(day or "") + len(medline or "") <= _DATE_MEMO_CHARS:
+        return _date_memo(year, month, day, medline)
+    return _date_from_text(year, month, day, medline)
+
+
+def _date_from_text(year_raw, month_raw, day_raw, medline_raw) -> tuple[Optional[int], Optional[str]]:
+    year_s, month_s, day_s = clean_text(year_raw), clean_text(month_raw), clean_text(day_raw)
     if not year_s:
-        m = _YEAR_RE.search(medline)
+        m = _YEAR_RE.search(clean_text(medline_raw))
         return (int(m.group(1)), m.group(1)) if m else (None, None)
-    if not year_s.isdigit():
+    if not _ascii_digits(year_s, 4):
         m = _YEAR_RE.search(year_s)
         if not m:
             return None, None
@@ -390,29 +407,51 @@ def _date_iso(el) -> tuple[Optional[int], Optional[str]]:
     month = _month(month_s)
     if month is None:
         return year, f"{year:04d}"
-    if day_s.isdigit() and 1 <= int(day_s) <= 31:
+    if _ascii_digits(day_s, 2) and 1 <= int(day_s) <= 31:
         return year, f"{year:04d}-{month:02d}-{int(day_s):02d}"
     return year, f"{year:04d}-{month:02d}"
+
+
+def _ascii_digits(text: str, max_len: int) -> bool:
+    """Plain digits int() takes at once: str.isdigit() alone accepts "²" (int() refuses it) and
+    any length (int() refuses 4,300+ digits), and a hostile date must not crash the parse."""
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
+# Three dates a record, and a batch shares few distinct ones (a day's entrez dates), so caching
+# the text -> date step saves ~1 µs a date. Only short texts are cached, so a hostile body cannot
+# park megabytes in the cache; exceptions are not cached, so a bad date fails every time.
+_DATE_MEMO_CHARS = 64
+_date_memo = functools.lru_cache(maxsize=4096)(_date_from_text)
 
 
 def _month(text: str) -> Optional[int]:
     if not text:
         return None
-    if text.isdigit():
+    if _ascii_digits(text, 2):
         m = int(text)
         return m if 1 <= m <= 12 else None
     return _MONTHS.get(text[:3].lower())
 
 
-def _history_date(data_idx: dict) -> Optional[str]:
-    dates = {}
-    for d in _all(data_idx.get("History", ()), "PubMedPubDate"):
-        status = d.get("PubStatus")
-        if status in ("entrez", "pubmed") and status not in dates:
-            _, iso = _date_iso(d)
-            if iso and len(iso) == 10:
-                dates[status] = iso
-    return dates.get("entrez") or dates.get("pubmed")
+def _history_date(histories) -> Optional[str]:
+    """The first complete PubStatus="entrez" date, else the first complete "pubmed" one."""
+    entrez = pubmed = None
+    for history in histories:
+        for d in history:
+            if d.tag != "PubMedPubDate":
+                continue
+            status = d.get("PubStatus")
+            if status == "entrez":
+                if entrez is None:
+                    iso = _date_iso(d)[1]
+                    if iso and len(iso) == 10:
+                        entrez = iso
+            elif status == "pubmed" and pubmed is None:
+                iso = _date_iso(d)[1]
+                if iso and len(iso) == 10:
+                    pubmed = iso
+    return entrez or pubmed
 
 
 def _authors(author_lists) -> tuple[str, ...]:
@@ -427,9 +466,9 @@ def _authors(author_lists) -> tuple[str, ...]:
             for part in a:
                 tag = part.tag
                 if tag == "LastName":
-                    last = _t(part)
+                    last = clean_text(part.text)
                 elif tag == "Initials":
-                    initials = _t(part)
+                    initials = clean_text(part.text)
                 elif tag == "CollectiveName":
                     collective = flatten_text(part)
             if last:
@@ -441,94 +480,239 @@ def _authors(author_lists) -> tuple[str, ...]:
 
 def _abstract(abstracts) -> tuple[AbstractSection, ...]:
     sections = []
-    for at in _all(abstracts, "AbstractText"):
-        text = flatten_text(at)
-        label = clean_text(at.get("Label")) or None
-        if not text and not label:
-            continue
-        sections.append(AbstractSection(text=text, label=label, category=at.get("NlmCategory")))
+    for abstract in abstracts:
+        for at in abstract:
+            if at.tag != "AbstractText":
+                continue
+            text = flatten_text(at)
+            label = at.get("Label")
+            if label is not None:
+                label = clean_text(label) or None
+            if text or label:
+                sections.append(AbstractSection(text=text, label=label,
+                                                category=at.get("NlmCategory")))
     return tuple(sections)
 
 
-def _article_ids(id_lists) -> dict:
-    ids: dict = {}
-    for aid in _all(id_lists, "ArticleId"):
-        kind = aid.get("IdType", "pubmed")
-        value = _t(aid)
-        if value and kind not in ids:
-            ids[kind] = value
-    return ids
+def _doi_pmc(id_lists) -> tuple[Optional[str], Optional[str]]:
+    """The first non-empty ArticleId of IdType doi and of IdType pmc (the only two used)."""
+    doi = pmc = None
+    for id_list in id_lists:
+        for aid in id_list:
+            if aid.tag != "ArticleId":
+                continue
+            kind = aid.get("IdType")
+            if kind == "doi":
+                if doi is None:
+                    doi = clean_text(aid.text) or None
+            elif kind == "pmc" and pmc is None:
+                pmc = clean_text(aid.text) or None
+    return doi, pmc
 
 
 def _doi_from_elocation(locations) -> Optional[str]:
     for loc in locations:
-        if loc.get("EIdType") == "doi" and loc.get("ValidYN", "Y") != "N" and _t(loc):
-            return _t(loc)
+        if loc.get("EIdType") == "doi" and loc.get("ValidYN", "Y") != "N":
+            value = clean_text(loc.text)
+            if value:
+                return value
+    return None
+
+
+def _first_child(el, tag: str):
+    for child in el:
+        if child.tag == tag:
+            return child
     return None
 
 
 def _registry_ids(databank_lists, title: str, abstract: tuple) -> tuple[str, ...]:
     found = []
-    for bank in _all(databank_lists, "DataBank"):
-        if _t(_one([bank], "DataBankName")).lower() == "clinicaltrials.gov":
-            found.extend(_t(n).upper() for n in _all([bank], "AccessionNumberList",
-                                                     "AccessionNumber"))
-    for text in (title, *(s.text for s in abstract)):
-        if "NCT" in text or "nct" in text:  # substring test is far cheaper than the regex scan
-            found.extend(m.group(0).upper() for m in _NCT_RE.finditer(text))
+    for bank_list in databank_lists:
+        for bank in bank_list:
+            if bank.tag != "DataBank":
+                continue
+            name = _first_child(bank, "DataBankName")
+            if name is None or clean_text(name.text).lower() != "clinicaltrials.gov":
+                continue
+            for numbers in bank:
+                if numbers.tag == "AccessionNumberList":
+                    found.extend(clean_text(n.text).upper() for n in numbers
+                                 if n.tag == "AccessionNumber")
+    # One scan over all the text: a match is all word characters, so it cannot span the "\n"
+    # (a non-word character) between two texts, and \b next to one holds as at a text's edge.
+    # The \b...\b regex tries every position (~15 µs for a long abstract), so it runs only when
+    # a literal-prefix pattern, which re scans for quickly, finds "NCT" or "nct" and a digit; a
+    # bare "nct" substring test would pass most abstracts ("function", "distinct").
+    text = "\n".join([title, *[s.text for s in abstract]]) if abstract else title
+    if _NCT_UPPER_HINT.search(text) or _NCT_LOWER_HINT.search(text):
+        found.extend(m.group(0).upper() for m in _NCT_RE.finditer(text))
     return tuple(dict.fromkeys(x for x in found if x))
 
 
 def _texts(elements) -> tuple[str, ...]:
-    return tuple(t for t in (flatten_text(e) for e in elements) if t)
+    return tuple(t for t in map(flatten_text, elements) if t)
+
+
+def _child_texts(parents, tag: str) -> tuple[str, ...]:
+    """Non-empty flattened text of every ``tag`` child of ``parents``, in order."""
+    out = []
+    for parent in parents:
+        for child in parent:
+            if child.tag == tag:
+                text = flatten_text(child)
+                if text:
+                    out.append(text)
+    return tuple(out)
+
+
+def _corrections(lists) -> tuple[Correction, ...]:
+    out = []
+    for corrections in lists:
+        for c in corrections:
+            if c.tag != "CommentsCorrections":
+                continue
+            pmid_el = source_el = None
+            for part in c:
+                tag = part.tag
+                if tag == "PMID":
+                    if pmid_el is None:
+                        pmid_el = part
+                elif tag == "RefSource" and source_el is None:
+                    source_el = part
+            out.append(Correction(
+                ref_type=c.get("RefType", ""),
+                pmid=clean_text(pmid_el.text) or None if pmid_el is not None else None,
+                source=clean_text(source_el.text) or None if source_el is not None else None))
+    return tuple(out)
 
 
 def _journal_article(el) -> Optional[Article]:
-    top = _index(el)
-    mc = (top.get("MedlineCitation") or [None])[0]
+    mc = data = None
+    for child in el:
+        tag = child.tag
+        if tag == "MedlineCitation":
+            if mc is None:
+                mc = child
+        elif tag == "PubmedData" and data is None:
+            data = child
     if mc is None:
         return None
-    cit = _index(mc)
-    pmid_el = (cit.get("PMID") or [None])[0]
-    pmid = _t(pmid_el)
+
+    pmid_el = art = None
+    mesh_lists, keyword_lists, correction_lists = [], [], []
+    for child in mc:
+        tag = child.tag
+        if tag == "PMID":
+            if pmid_el is None:
+                pmid_el = child
+        elif tag == "Article":
+            if art is None:
+                art = child
+        elif tag == "MeshHeadingList":
+            mesh_lists.append(child)
+        elif tag == "KeywordList":
+            keyword_lists.append(child)
+        elif tag == "CommentsCorrectionsList":
+            correction_lists.append(child)
+    pmid = clean_text(pmid_el.text) if pmid_el is not None else ""
     if not pmid:
         return None
-    art = _index((cit.get("Article") or [None])[0])
-    data = _index((top.get("PubmedData") or [None])[0])
-    journal = _index((art.get("Journal") or [None])[0])
-    title = flatten_text((art.get("ArticleTitle") or [None])[0])
-    abstract = _abstract(art.get("Abstract", ()))
-    pub_year, pub_date = _date_iso(_one(journal.get("JournalIssue", ()), "PubDate"))
-    ids = _article_ids(data.get("ArticleIdList", ()))
+
+    journal = title_el = None
+    abstracts, author_lists, pub_type_lists, locations, databank_lists, languages = (
+        [], [], [], [], [], [])
+    if art is not None:
+        for child in art:
+            tag = child.tag
+            if tag == "Journal":
+                if journal is None:
+                    journal = child
+            elif tag == "ArticleTitle":
+                if title_el is None:
+                    title_el = child
+            elif tag == "Abstract":
+                abstracts.append(child)
+            elif tag == "AuthorList":
+                author_lists.append(child)
+            elif tag == "Language":
+                languages.append(child)
+            elif tag == "PublicationTypeList":
+                pub_type_lists.append(child)
+            elif tag == "ELocationID":
+                locations.append(child)
+            elif tag == "DataBankList":
+                databank_lists.append(child)
+
+    journal_title_el = iso_el = pub_date_el = None
+    if journal is not None:
+        for child in journal:
+            tag = child.tag
+            if tag == "JournalIssue":
+                if pub_date_el is None:  # the first PubDate of any JournalIssue
+                    pub_date_el = _first_child(child, "PubDate")
+            elif tag == "Title":
+                if journal_title_el is None:
+                    journal_title_el = child
+            elif tag == "ISOAbbreviation" and iso_el is None:
+                iso_el = child
+
+    id_lists, histories = [], []
+    if data is not None:
+        for child in data:
+            tag = child.tag
+            if tag == "ArticleIdList":
+                id_lists.append(child)
+            elif tag == "History":
+                histories.append(child)
+
+    title = flatten_text(title_el)
+    abstract = _abstract(abstracts)
+    pub_year, pub_date = _date_iso(pub_date_el)
+    doi, pmc = _doi_pmc(id_lists)
     return Article(
         pmid=pmid,
         version=_version(pmid_el),
         title=title,
         abstract=abstract,
-        journal=flatten_text((journal.get("Title") or [None])[0]),
-        journal_iso=_t((journal.get("ISOAbbreviation") or [None])[0]),
+        journal=flatten_text(journal_title_el),
+        journal_iso=clean_text(iso_el.text) if iso_el is not None else "",
         pub_year=pub_year,
         pub_date=pub_date,
-        entrez_date=_history_date(data),
-        authors=_authors(art.get("AuthorList", ())),
-        publication_types=_texts(_all(art.get("PublicationTypeList", ()), "PublicationType")),
-        mesh_terms=_texts(_all(cit.get("MeshHeadingList", ()), "MeshHeading", "DescriptorName")),
-        keywords=_texts(_all(cit.get("KeywordList", ()), "Keyword")),
-        doi=ids.get("doi") or _doi_from_elocation(art.get("ELocationID", ())),
-        pmc=ids.get("pmc"),
-        registry_ids=_registry_ids(art.get("DataBankList", ()), title, abstract),
-        languages=_texts(art.get("Language", ())),
-        corrections=tuple(
-            Correction(ref_type=c.get("RefType", ""), pmid=_t(_one([c], "PMID")) or None,
-                       source=_t(_one([c], "RefSource")) or None)
-            for c in _all(cit.get("CommentsCorrectionsList", ()), "CommentsCorrections")),
+        entrez_date=_history_date(histories),
+        authors=_authors(author_lists),
+        publication_types=_child_texts(pub_type_lists, "PublicationType"),
+        mesh_terms=_child_texts(
+            [h for mesh_list in mesh_lists for h in mesh_list if h.tag == "MeshHeading"],
+            "DescriptorName"),
+        keywords=_child_texts(keyword_lists, "Keyword"),
+        doi=doi or _doi_from_elocation(locations),
+        pmc=pmc,
+        registry_ids=_registry_ids(databank_lists, title, abstract),
+        languages=_texts(languages),
+        corrections=_corrections(correction_lists),
         status=mc.get("Status"),
         indexing_method=mc.get("IndexingMethod"),
         is_book=False,
     )
 
 
+def _index(el) -> dict:
+    """{tag: [children]} of one element (empty for None), built in a single pass."""
+    idx: dict = {}
+    if el is not None:
+        for child in el:
+            bucket = idx.get(child.tag)
+            if bucket is None:
+                idx[child.tag] = [child]
+            else:
+                bucket.append(child)
+    return idx
+
+
 def _book_article(el) -> Optional[Article]:
+    # Book records are rare in EFetch output, so this path keeps the compact tag-index form the
+    # journal path gave up for speed.
     top = _index(el)
     doc_el = (top.get("BookDocument") or [None])[0]
     if doc_el is None:
@@ -545,9 +729,8 @@ def _book_article(el) -> Optional[Article]:
     abstract = _abstract(doc.get("Abstract", ()))
     title = chapter_title or book_title
     pub_year, pub_date = _date_iso((book.get("PubDate") or [None])[0])
-    ids = _article_ids(doc.get("ArticleIdList", ()))
-    for kind, value in _article_ids(book_data.get("ArticleIdList", ())).items():
-        ids.setdefault(kind, value)
+    doi, pmc = _doi_pmc(doc.get("ArticleIdList", ()))
+    data_doi, data_pmc = _doi_pmc(book_data.get("ArticleIdList", ()))  # the chapter's own win
     return Article(
         pmid=pmid,
         version=_version(pmid_el),
@@ -557,15 +740,15 @@ def _book_article(el) -> Optional[Article]:
         journal_iso="",
         pub_year=pub_year,
         pub_date=pub_date,
-        entrez_date=_history_date(book_data),
+        entrez_date=_history_date(book_data.get("History", ())),
         authors=_authors(doc.get("AuthorList", ())) or _authors(book.get("AuthorList", ())),
         publication_types=(_texts(doc.get("PublicationType", ()))
-                           or _texts(_all(doc.get("PublicationTypeList", ()), "PublicationType"))),
+                           or _child_texts(doc.get("PublicationTypeList", ()), "PublicationType")),
         mesh_terms=(),
-        keywords=_texts(_all(doc.get("KeywordList", ()), "Keyword")),
-        doi=(ids.get("doi") or _doi_from_elocation(doc.get("ELocationID", ()))
+        keywords=_child_texts(doc.get("KeywordList", ()), "Keyword"),
+        doi=(doi or data_doi or _doi_from_elocation(doc.get("ELocationID", ()))
              or _doi_from_elocation(book.get("ELocationID", ()))),
-        pmc=ids.get("pmc"),
+        pmc=pmc or data_pmc,
         registry_ids=_registry_ids(doc.get("DataBankList", ()), title, abstract),
         languages=_texts(doc.get("Language", ())),
         corrections=(),

@@ -12,6 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from lxml import etree
 
 from ldn_monitor import parse
@@ -272,6 +273,11 @@ def test_fields_from_a_full_synthetic_record():
     ("<Year>2019</Year><Season>Spring</Season>", 2019, "2019"),
     ("<Year>2020</Year><Month>11</Month>", 2020, "2020-11"),
     ("<MedlineDate></MedlineDate>", None, None),
+    # hostile or odd digits: a date is dropped or shortened, the record is still read
+    pytest.param("<Year>\u00b2\u2070\u00b2\u2074</Year>", None, None, id="superscript-year"),
+    pytest.param("<Year>" + "9" * 5000 + "</Year>", None, None, id="5000-digit-year"),
+    pytest.param("<Year>2020</Year><Month>\u00b9\u00b9</Month><Day>3</Day>", 2020, "2020", id="superscript-month"),
+    pytest.param("<Year>2020</Year><Month>11</Month><Day>" + "1" * 5000 + "</Day>", 2020, "2020-11", id="5000-digit-day"),
 ])
 def test_publication_date_shapes(pubdate, year, iso):
     xml = article_xml().replace(
@@ -379,6 +385,62 @@ def test_whitespace_collapses_inside_and_around_markup():
     (a,) = parse_efetch(articleset(article_xml(
         title="  Low\n  dose <b>nal</b><i>trexone</i>\t<sup>2</sup> ", abstract="x<sub>1</sub> "))).articles
     assert a.title == "Low dose naltrexone 2" and a.abstract_text == "x1"
+
+
+_CONTROLS = dict.fromkeys([c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + list(range(0x7F, 0xA0)))
+# Whitespace of every kind, the controls split() also counts as whitespace (\x0b \x1c \x85),
+# other controls, and printable text.
+_TRICKY = st.text(alphabet=st.sampled_from(
+    list(" \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2009\u2028\u3000\x00\x01\x7f\x9f\u200b") + ["a", "é", "–", "😀"]),
+    max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(_TRICKY, st.text(max_size=40), _TRICKY.map(lambda t: "word " * 30 + t)))
+def test_clean_text_is_drop_controls_then_collapse_whitespace(text):
+    # clean_text takes shortcuts for speed; this is the definition they must agree with.
+    assert parse.clean_text(text) == " ".join(text.translate(_CONTROLS).split())
+
+
+def test_repeated_elements_first_last_or_all_as_before():
+    # Which occurrence counts when PubMed (or a broken body) repeats an element. The parser
+    # walks children by hand for speed; these are the choices it must keep.
+    xml = article_xml(
+        title="First title", abstract="Part one.",
+        extra_article=(
+            '<ArticleTitle>Second title</ArticleTitle><Abstract><AbstractText Label=" B ">Part two.'
+            '</AbstractText></Abstract><AuthorList><Author><LastName>Old</LastName><LastName>New'
+            '</LastName><Initials>A</Initials></Author></AuthorList><AuthorList Type="editors">'
+            '<Author><LastName>Editor</LastName></Author></AuthorList><AuthorList Type="authors">'
+            '<Author><CollectiveName>Group</CollectiveName></Author></AuthorList>'
+            '<Language>fre</Language>'),
+        extra_data='<ArticleId IdType="doi"> </ArticleId><ArticleId IdType="doi">10.1/second</ArticleId>'
+                   '<ArticleId IdType="doi">10.1/third</ArticleId>')
+    xml = xml.replace("<JournalIssue CitedMedium=\"Internet\">",
+                      "<JournalIssue><Volume>1</Volume></JournalIssue><JournalIssue CitedMedium=\"Internet\">")
+    xml = xml.replace("<ISOAbbreviation>Pain Med</ISOAbbreviation>",
+                      "<ISOAbbreviation>Pain Med</ISOAbbreviation><ISOAbbreviation>PM</ISOAbbreviation>")
+    xml = xml.replace('<PubMedPubDate PubStatus="entrez"><Year>2024</Year>',
+                      '<PubMedPubDate PubStatus="entrez"><Year>2023</Year></PubMedPubDate>'
+                      '<PubMedPubDate PubStatus="entrez"><Year>2022</Year><Year>2024</Year>')
+    (a,) = parse_efetch(articleset(xml)).articles
+    assert a.title == "First title"  # first ArticleTitle
+    assert [(s.label, s.text) for s in a.abstract] == [(None, "Part one."), ("B", "Part two.")]  # all
+    assert a.authors == ("New A", "Group")  # last LastName; every AuthorList but editors'
+    assert a.languages == ("fre", "eng") and a.journal_iso == "Pain Med"  # all, in order; first
+    assert a.pub_date == "2024-03-05"  # the first JournalIssue that has a PubDate
+    assert a.entrez_date == "2024-03-07"  # first complete entrez date; last Year in it
+    assert a.doi == "10.1/second"  # first non-empty
+
+
+def test_registry_ids_do_not_run_across_title_and_abstract_sections():
+    body = articleset(article_xml(
+        title="Trial NCT0123456",  # 7 digits; the abstract's leading "7" must not complete it
+        abstract="7 then NCT11111111", extra_article=(
+            '<Abstract><AbstractText>NCT22222222</AbstractText><AbstractText>xNCT33333333 and '
+            'nct44444444.</AbstractText></Abstract>')))
+    (a,) = parse_efetch(body).articles
+    assert a.registry_ids == ("NCT11111111", "NCT22222222", "NCT44444444")
 
 
 # --------------------------------------------------------------------------- failed requests
