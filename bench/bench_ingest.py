@@ -204,9 +204,9 @@ def run_task_writes(paths: list[Path], workers: int, immediate: bool) -> dict:
     """The alternative design: each task opens SQLite itself and writes its own file.
 
     ``immediate=False``: the task runs ``ingest_file`` (parse/assess inside each batch's
-    transaction, deferred BEGIN, 30 s busy timeout). ``immediate=True``: the task analyses first,
-    then writes the whole file in one ``BEGIN IMMEDIATE`` transaction (takes the write lock up
-    front, so the busy timeout applies)."""
+    transaction; ``Store.atomic`` takes the write lock up front, 30 s busy timeout).
+    ``immediate=True``: the task analyses first, then writes the whole file in one
+    ``BEGIN IMMEDIATE`` transaction."""
     from prefect import flow
 
     from ldn_monitor.store import Store
@@ -222,7 +222,7 @@ def run_task_writes(paths: list[Path], workers: int, immediate: bool) -> dict:
         return [f.result() for f in futs]
 
     label = ("writes in tasks, analyse then BEGIN IMMEDIATE" if immediate
-             else "writes in tasks, ingest_file (deferred BEGIN)") + f", Dask {workers} workers"
+             else "writes in tasks, ingest_file per batch") + f", Dask {workers} workers"
     t0 = time.perf_counter()
     try:
         out = task_writes.with_options(task_runner=_dask(workers))(paths=[str(p) for p in paths])

@@ -1,6 +1,6 @@
 """Streaming ingestion benchmark: one input, every stage, one table.
 
-    .venv/bin/python bench/bench_pipeline.py                 # 20,000 and 100,000 records (~35 min here)
+    .venv/bin/python bench/bench_pipeline.py                 # 20,000 and 100,000 records (~11 min here)
     .venv/bin/python bench/bench_pipeline.py --sizes 2000    # a quick look
 
 Input: the real EFetch samples (shared/eutils-samples/pubmed*.xml) and the corpus snapshot
