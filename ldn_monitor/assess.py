@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Iterable, Optional, Sequence
 
 from . import assess_rules as R
-from .assess_gate import DocGate, absent_from_doc, fold, gate_patterns, gated_text
+from .assess_gate import absent_from_doc, gate_patterns, gate_spans
 from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
@@ -180,14 +180,13 @@ def _build_doc(title: str, abstract: str, publication_types, registry_ids, mesh,
     structured = any(k != "other" for _, _, k, _ in segs)
     for a, b, kind, _label in segs:
         _split_sentences(abstract[a:b], base + a, kind, sentences)
-    # fold once; every sentence's folded text is a slice of it (folding keeps offsets)
-    low = fold(text)
-    gate = DocGate(low)
-    for i, s in enumerate(sentences):
-        s.text = gated_text(s.text, low[s.start:s.end], gate)
+    # one literal scan for the document; each sentence learns which literals lie inside it
+    gated_doc, gated_sents = gate_spans(text, [(s.start, s.end) for s in sentences])
+    for i, (s, g) in enumerate(zip(sentences, gated_sents)):
+        s.text = g
         s.index = i
         s.own = _is_own(s)
-    return Doc(gated_text(text, low, gate), len(title), sentences, structured, tuple(publication_types or ()),
+    return Doc(gated_doc, len(title), sentences, structured, tuple(publication_types or ()),
                tuple(registry_ids or ()), tuple(mesh or ()), tuple(keywords or ()),
                tuple(lab.lower() for _, _, _, lab in segs if lab))
 

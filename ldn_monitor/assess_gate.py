@@ -1,22 +1,21 @@
 """Skip regex searches that cannot match: a literal pre-check for the assessor's patterns.
 
-Why: the assessor runs ~100 patterns over every sentence of every abstract, and almost all of those
+Why: the assessor runs ~200 patterns over the sentences of every abstract, and almost all of those
 searches fail (a typical pattern matches in 1 sentence out of 100). A failing ``re`` search still
 walks the whole sentence trying every alternative at every position, 5-20 µs each. Most patterns
-cannot match unless the text contains one of a few fixed strings ("blind", "mask", "placebo" ...),
-and ``str.__contains__`` answers that in well under a microsecond.
+cannot match unless the text contains one of a few fixed strings ("blind", "mask", "placebo" ...).
 
 How:
 * :func:`required_literals` reads a compiled pattern with the ``re`` module's own parser and derives
   a set of strings, at least one of which every match must contain (after case folding). Anything it
   does not understand (back-references, conditionals, a new opcode) makes it return ``None``:
   "no gate", never a wrong gate.
-* :class:`GatedText` is a ``str`` that also carries its folded form and the per-document memo.
-  The assessor builds the document and its sentences as ``GatedText``; everything else (slices,
-  concatenations) is a plain ``str`` and is searched as before.
-* :class:`GatedPattern` wraps a compiled pattern with the same methods. On a ``GatedText`` it first
-  asks the document "does any required literal occur anywhere in you?" (answered once per pattern
-  per document), then the sentence, and only then runs the regex.
+* :func:`gate_spans` folds a document once and finds every required literal of every pattern in one
+  Aho-Corasick pass; each sentence (a :class:`GatedText`, a ``str`` subclass) gets the set of
+  literals lying wholly inside it. Slices and concatenations are plain ``str`` and searched as usual.
+* :class:`GatedPattern` wraps a compiled pattern with the same methods. On a ``GatedText`` whose
+  literal set shares nothing with the pattern's, the search is answered "no match" by one set
+  operation; otherwise the regex runs.
 
 The gate only ever turns a search that would have failed into a failure found sooner, so results
 are identical by construction; tests/test_assess_gate.py checks that on every pattern of the
@@ -26,8 +25,9 @@ from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_right
 from itertools import product
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 try:  # the parser ``re`` itself uses; private, so any surprise disables gating rather than breaking it
     from re import _constants as _C
@@ -222,102 +222,97 @@ def _finder():
     return finder
 
 
-def literals_in(low: str) -> frozenset:
-    """Which required literals (of any gated pattern) occur in folded text ``low``."""
+def _hits(low: str) -> list[tuple[int, str]]:
+    """(start, literal) for every occurrence of every required literal in folded text ``low``."""
     finder = _finder()
     if isinstance(finder, tuple):
-        return frozenset(lit for lit in finder if lit in low)
-    return frozenset(lit for _end, lit in finder.iter(low)) if low else frozenset()
+        out = []
+        for lit in finder:
+            i = low.find(lit)
+            while i >= 0:
+                out.append((i, lit))
+                i = low.find(lit, i + 1)
+        return out
+    return [(end - len(lit) + 1, lit) for end, lit in finder.iter(low)] if low else []
 
 
-class DocGate:
-    """One document: its folded text, the required literals it contains, and per pattern the
-    ones it contains (so a sentence is checked for those only)."""
+def literals_in(low: str) -> frozenset:
+    """Which required literals (of any gated pattern) occur in folded text ``low``."""
+    return frozenset(lit for _start, lit in _hits(low))
 
-    __slots__ = ("low", "found", "memo")
 
-    def __init__(self, low: str):
-        self.low = low
-        self.found = literals_in(low)
-        self.memo: dict = {}
+def gate_spans(text: str, spans: Sequence[tuple[int, int]]) -> tuple["GatedText", list["GatedText"]]:
+    """``text`` and its pieces ``text[a:b]`` (sorted, not overlapping) as GatedTexts, each knowing
+    which required literals lie wholly inside it: one literal scan for the whole text."""
+    hits = _hits(fold(text))
+    starts = [a for a, _b in spans]
+    inside: list[set] = [set() for _ in spans]
+    for start, lit in hits:
+        i = bisect_right(starts, start) - 1
+        if i >= 0 and start + len(lit) <= spans[i][1]:
+            inside[i].add(lit)
+    doc = GatedText(text)
+    doc.found = doc.doc_found = frozenset(lit for _start, lit in hits)
+    pieces = []
+    for (a, b), lits in zip(spans, inside):
+        piece = GatedText(text[a:b])
+        piece.found = frozenset(lits)
+        piece.doc_found = doc.found
+        pieces.append(piece)
+    return doc, pieces
 
 
 class GatedText(str):
-    """A ``str`` (a document or one of its sentences) that carries its folded form and the
-    document's memo. Slicing or concatenating it gives a plain ``str``."""
+    """A ``str`` (a document or one of its sentences) that knows which required literals it
+    contains (``found``) and which its document contains (``doc_found``). Slicing or
+    concatenating it gives a plain ``str``, searched as usual."""
 
-    low: str
-    gate: DocGate
-
-
-def gated_text(text: str, low: str, gate: DocGate) -> GatedText:
-    g = GatedText(text)
-    g.low = low
-    g.gate = gate
-    return g
+    found: frozenset
+    doc_found: frozenset
 
 
 class GatedPattern:
     """A compiled pattern that skips the search when the text cannot contain a match.
     Build it with :func:`gated`, which leaves a pattern without required literals unwrapped."""
 
-    __slots__ = ("rx", "lits", "pattern", "flags", "groups", "groupindex")
+    __slots__ = ("rx", "lits", "litset", "pattern", "flags", "groups", "groupindex")
 
     def __init__(self, rx: re.Pattern, lits: tuple[str, ...]):
         self.rx = rx
         self.lits = lits
+        self.litset = frozenset(lits)  # set against set: isdisjoint walks the smaller one
         self.pattern = rx.pattern
         self.flags = rx.flags
         self.groups = rx.groups
         self.groupindex = rx.groupindex
         _REGISTRY.append(self)
 
-    def _present(self, gate: DocGate) -> tuple:
-        """The required literals this document has (memoised per document)."""
-        found = gate.found
-        present = () if found.isdisjoint(self.lits) else tuple([x for x in self.lits if x in found])
-        gate.memo[self] = present
-        return present
-
+    # The hot path of the assessor: a type check and one set operation in C per call.
     def _blocked(self, text) -> bool:
-        # the hot path of the assessor: kept to a type check, a dict lookup and a few `in`s
-        if type(text) is not GatedText:
-            return False
-        gate = text.gate
-        present = gate.memo.get(self)
-        if present is None:
-            present = self._present(gate)
-        if not present:
-            return True
-        low = text.low
-        if low is gate.low:
-            return False
-        for lit in present:
-            if lit in low:
-                return False
-        return True
+        return type(text) is GatedText and text.found.isdisjoint(self.litset)
 
     def absent_from_doc(self, text) -> bool:
-        """True when the document ``text`` belongs to has none of the required literals, so a loop
-        over its sentences can stop before it starts."""
-        if type(text) is not GatedText:
-            return False
-        present = text.gate.memo.get(self)
-        return not (self._present(text.gate) if present is None else present)
+        """True when the document ``text`` (a GatedText document or sentence) belongs to has none
+        of the required literals, so a loop over its sentences can stop before it starts."""
+        return type(text) is GatedText and text.doc_found.isdisjoint(self.litset)
 
     def search(self, string, pos=0, endpos=sys.maxsize):
-        if type(string) is GatedText and self._blocked(string):
+        if type(string) is GatedText and string.found.isdisjoint(self.litset):
             return None
         return self.rx.search(string, pos, endpos)
 
     def match(self, string, pos=0, endpos=sys.maxsize):
-        return None if self._blocked(string) else self.rx.match(string, pos, endpos)
+        if type(string) is GatedText and string.found.isdisjoint(self.litset):
+            return None
+        return self.rx.match(string, pos, endpos)
 
     def fullmatch(self, string, pos=0, endpos=sys.maxsize):
         return None if self._blocked(string) else self.rx.fullmatch(string, pos, endpos)
 
     def finditer(self, string, pos=0, endpos=sys.maxsize):
-        return iter(()) if self._blocked(string) else self.rx.finditer(string, pos, endpos)
+        if type(string) is GatedText and string.found.isdisjoint(self.litset):
+            return iter(())
+        return self.rx.finditer(string, pos, endpos)
 
     def findall(self, string, pos=0, endpos=sys.maxsize):
         return [] if self._blocked(string) else self.rx.findall(string, pos, endpos)

@@ -162,13 +162,18 @@ def test_gated_equals_ungated_on_generated_text(pieces):
             assert (got and got.span()) == (want and want.span()), (name, str(t))
 
 
-def test_literal_finder_without_aho_corasick(monkeypatch):
-    """Without pyahocorasick the literals are checked one by one, with the same answers."""
-    low = fold("A randomised, double-blind, placebo-controlled trial of low-dose naltrexone in 40 patients.")
-    with_ac = literals_in(low)
-    assert {"placebo", "blind"} <= with_ac
+def test_literal_finder_without_aho_corasick(monkeypatch, records):
+    """Without pyahocorasick every literal is looked for with str.find: the same occurrences, so
+    the same per-sentence sets and the same assessments."""
+    texts = [(r["title"] or "", r["abstract"] or "") for r in records[:25]]
+    lows = [fold(t + "\n\n" + a) for t, a in texts]
+    with_ac = [sorted(assess_gate._hits(low)) for low in lows]
+    assessed = [repr(assess.assess_text(t, a)) for t, a in texts]
+    assert {"placebo"} <= literals_in(fold("A double-blind, placebo-controlled trial."))
     monkeypatch.setitem(sys.modules, "ahocorasick", None)  # import now fails
     monkeypatch.setattr(assess_gate, "_FINDER", (0, None))
-    assert literals_in(low) == with_ac
+    assert isinstance(assess_gate._finder(), tuple)
+    assert [sorted(assess_gate._hits(low)) for low in lows] == with_ac
+    assert [repr(assess.assess_text(t, a)) for t, a in texts] == assessed
     monkeypatch.undo()
     assess_gate._FINDER = (0, None)
