@@ -10,9 +10,9 @@ How:
   a set of strings, at least one of which every match must contain (after case folding). Anything it
   does not understand (back-references, conditionals, a new opcode) makes it return ``None``:
   "no gate", never a wrong gate.
-* :func:`gate_spans` folds a document once and finds every required literal of every pattern in one
-  Aho-Corasick pass; each sentence (a :class:`GatedText`, a ``str`` subclass) gets the set of
-  literals lying wholly inside it. Slices and concatenations are plain ``str`` and searched as usual.
+* :func:`gate_spans` folds a document once and finds every required literal of every pattern with
+  one Aho-Corasick automaton (a pass over the document, then one over each sentence): each sentence
+  (a :class:`GatedText`, a ``str`` subclass) gets the set of literals lying wholly inside it. Slices and concatenations are plain ``str`` and searched as usual.
 * :class:`GatedPattern` wraps a compiled pattern with the same methods. On a ``GatedText`` whose
   literal set shares nothing with the pattern's, the search is answered "no match" by one set
   operation; otherwise the regex runs.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import bisect_right
 from itertools import product
 from typing import Iterable, Optional, Sequence
 
@@ -222,41 +221,28 @@ def _finder():
     return finder
 
 
-def _hits(low: str) -> list[tuple[int, str]]:
-    """(start, literal) for every occurrence of every required literal in folded text ``low``."""
+def literals_in(low: str, start: int = 0, end: Optional[int] = None) -> frozenset:
+    """Which required literals (of any gated pattern) lie wholly inside folded ``low[start:end]``."""
     finder = _finder()
+    end = len(low) if end is None else end
+    if start >= end:
+        return frozenset()
     if isinstance(finder, tuple):
-        out = []
-        for lit in finder:
-            i = low.find(lit)
-            while i >= 0:
-                out.append((i, lit))
-                i = low.find(lit, i + 1)
-        return out
-    return [(end - len(lit) + 1, lit) for end, lit in finder.iter(low)] if low else []
-
-
-def literals_in(low: str) -> frozenset:
-    """Which required literals (of any gated pattern) occur in folded text ``low``."""
-    return frozenset(lit for _start, lit in _hits(low))
+        piece = low[start:end]
+        return frozenset([lit for lit in finder if lit in piece])
+    return frozenset([lit for _end, lit in finder.iter(low, start, end)])
 
 
 def gate_spans(text: str, spans: Sequence[tuple[int, int]]) -> tuple["GatedText", list["GatedText"]]:
-    """``text`` and its pieces ``text[a:b]`` (sorted, not overlapping) as GatedTexts, each knowing
-    which required literals lie wholly inside it: one literal scan for the whole text."""
-    hits = _hits(fold(text))
-    starts = [a for a, _b in spans]
-    inside: list[set] = [set() for _ in spans]
-    for start, lit in hits:
-        i = bisect_right(starts, start) - 1
-        if i >= 0 and start + len(lit) <= spans[i][1]:
-            inside[i].add(lit)
+    """``text`` and its pieces ``text[a:b]`` as GatedTexts, each knowing which required literals
+    lie wholly inside it (the pieces are scanned only when the whole text has any)."""
+    low = fold(text)  # same length as text, so the spans index it too
     doc = GatedText(text)
-    doc.found = doc.doc_found = frozenset(lit for _start, lit in hits)
+    doc.found = doc.doc_found = literals_in(low)
     pieces = []
-    for (a, b), lits in zip(spans, inside):
+    for a, b in spans:
         piece = GatedText(text[a:b])
-        piece.found = frozenset(lits)
+        piece.found = literals_in(low, a, b) if doc.found else doc.found
         piece.doc_found = doc.found
         pieces.append(piece)
     return doc, pieces

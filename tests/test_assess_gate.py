@@ -166,14 +166,21 @@ def test_literal_finder_without_aho_corasick(monkeypatch, records):
     """Without pyahocorasick every literal is looked for with str.find: the same occurrences, so
     the same per-sentence sets and the same assessments."""
     texts = [(r["title"] or "", r["abstract"] or "") for r in records[:25]]
-    lows = [fold(t + "\n\n" + a) for t, a in texts]
-    with_ac = [sorted(assess_gate._hits(low)) for low in lows]
+
+    def literal_sets():
+        out = []
+        for t, a in texts:
+            doc = assess._build_doc(t, a, (), (), (), ())
+            out.append([sorted(doc.text.found)] + [sorted(s.text.found) for s in doc.sentences])
+        return out
+
+    with_ac = literal_sets()
     assessed = [repr(assess.assess_text(t, a)) for t, a in texts]
     assert {"placebo"} <= literals_in(fold("A double-blind, placebo-controlled trial."))
     monkeypatch.setitem(sys.modules, "ahocorasick", None)  # import now fails
     monkeypatch.setattr(assess_gate, "_FINDER", (0, None))
     assert isinstance(assess_gate._finder(), tuple)
-    assert [sorted(assess_gate._hits(low)) for low in lows] == with_ac
+    assert literal_sets() == with_ac
     assert [repr(assess.assess_text(t, a)) for t, a in texts] == assessed
     monkeypatch.undo()
     assess_gate._FINDER = (0, None)
