@@ -1926,30 +1926,26 @@ def _cells_only(doc: Doc) -> bool:
     return not _ORGANISM_RE.search(doc.text) and bool(R.IN_VITRO_STRONG_RE.search(doc.text) or _IN_VITRO_RE.search(doc.text))
 
 
-def _blinding(f: DesignFacts, put):
-    if f.triple:
-        return put("blinding", Found("triple", f.triple.start, f.triple.end))
-    if f.double:
-        return put("blinding", Found("double", f.double.start, f.double.end))
-    if f.single:
-        return put("blinding", Found("single", f.single.start, f.single.end))
-    if f.open_label:
-        return put("blinding", Found("none", f.open_label.start, f.open_label.end))
+# The first fact found decides, in this order: the strongest masking, then the most informative comparator.
+_BLINDING_ORDER = (("triple", "triple"), ("double", "double"), ("single", "single"), ("open_label", "none"))
+_CONTROL_ORDER = (("active", "active"), ("placebo", "placebo"), ("usual", "usual_care"), ("waitlist", "waitlist"),
+                  ("no_control", "none"))
+
+
+def _first_fact(f: DesignFacts, put, field_name: str, order: tuple[tuple[str, str], ...]):
+    for attr, value in order:
+        found = getattr(f, attr)
+        if found:
+            return put(field_name, Found(value, found.start, found.end))
     return None
+
+
+def _blinding(f: DesignFacts, put):
+    return _first_fact(f, put, "blinding", _BLINDING_ORDER)
 
 
 def _control(f: DesignFacts, put):
-    if f.active:
-        return put("control", Found("active", f.active.start, f.active.end))
-    if f.placebo:
-        return put("control", Found("placebo", f.placebo.start, f.placebo.end))
-    if f.usual:
-        return put("control", Found("usual_care", f.usual.start, f.usual.end))
-    if f.waitlist:
-        return put("control", Found("waitlist", f.waitlist.start, f.waitlist.end))
-    if f.no_control:
-        return put("control", Found("none", f.no_control.start, f.no_control.end))
-    return None
+    return _first_fact(f, put, "control", _CONTROL_ORDER)
 
 
 def assess(article: Article) -> DesignAssessment:

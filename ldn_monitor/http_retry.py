@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional, Self, TypeVar
 
 import requests
 
@@ -26,6 +26,24 @@ def looks_like_html(data: bytes) -> bool:
     """An HTML page where XML or JSON was asked for (a maintenance page, a proxy's error page)."""
     head = data[:512].lstrip().lower()
     return head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:200]
+
+
+class SessionClient:
+    """Closes the ``requests`` session it made (never one it was given); a context manager.
+    Subclasses set ``self.session`` and ``self._own_session``."""
+
+    session: requests.Session
+    _own_session: bool
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Pacer:

@@ -31,7 +31,7 @@ from lxml import etree
 
 from . import errors
 from .errors import BadResponse, IncompleteResult, RateLimited, ServerError, SettingsError
-from .http_retry import Pacer, Retrying, UnusableBody, looks_like_html
+from .http_retry import Pacer, Retrying, SessionClient, UnusableBody, looks_like_html
 from .records import FetchResult
 
 log = logging.getLogger("ldn_monitor.pubmed")
@@ -225,7 +225,7 @@ def _install_redaction() -> None:
 
 
 # --------------------------------------------------------------------------- client
-class PubMedClient:
+class PubMedClient(SessionClient):
     """ESearch/EFetch with pacing, retries and completeness checks. See the module docstring."""
 
     def __init__(
@@ -271,16 +271,6 @@ class PubMedClient:
     def __repr__(self) -> str:
         return (f"PubMedClient(url={_redact(self.base_url, self._key)!r}, tool={self.settings.ncbi_tool!r}, "
                 f"api_key={'set' if self._key else 'unset'}, requests_made={self.requests_made})")
-
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self) -> "PubMedClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ plumbing
     def _identity(self) -> dict:

@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional
 import requests
 
 from .errors import RegistryError
-from .http_retry import Pacer, Retrying, UnusableBody, looks_like_html
+from .http_retry import Pacer, Retrying, SessionClient, UnusableBody, looks_like_html
 
 log = logging.getLogger("ldn_monitor.registry")
 
@@ -107,7 +107,7 @@ def as_day(value) -> str:
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
 
 
-class CTGovClient:
+class CTGovClient(SessionClient):
     """``iter_studies(updated_since)`` over ClinicalTrials.gov API v2. See the module docstring.
 
     ``min_interval`` is the pause between request starts (default: the 1 s crawl delay; tests pass 0);
@@ -153,16 +153,6 @@ class CTGovClient:
 
     def __repr__(self) -> str:
         return f"CTGovClient(url={self.base_url!r}, page_size={self.page_size}, requests_made={self.requests_made})"
-
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self) -> "CTGovClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ plumbing
     def _get(self, params: dict) -> dict:
