@@ -31,7 +31,7 @@ from .assess_gate import absent_from_doc, gate_patterns, gate_spans
 from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
-ASSESSOR_VERSION = "assess-2026.11.25-5"
+ASSESSOR_VERSION = "assess-2026.11.25-6"
 
 _NON_RESULT_DESIGNS = ("protocol", "narrative_review")
 _UNCONTROLLED = ("single_arm", "observational", "case_report", "case_series")
@@ -1510,21 +1510,50 @@ def _word_rx(word: str) -> re.Pattern:
     return re.compile(rf"\b{re.escape(word)}\b")
 
 
-def _primary_outcome_result(defs: list[Sentence], res: list[Sentence]) -> Optional[Sentence]:
-    """The results sentence that reports the named primary outcome ("primary outcome was the
-    MADRS" ... "MADRS scores fell ... (p = 0.58)"), found by the outcome's acronym."""
+# "The primary outcome was [the mean change in] drinks per drinking day (at week 8 ...)": the name.
+_PRIMARY_NAME_RE = re.compile(
+    r"\b(?:co-?)?(?:primary|main) (?:efficacy )?(?:outcomes?|end ?points?|measures?)(?: measures?)? (?:was|were|is|are)\s+"
+    r"(?:the\s+)?(?:(?:mean|change in|changes in|proportion of|number of|rate of)\s+)*"
+    r"(?P<name>[A-Za-z][\w'’/-]*(?:\s+[\w'’/-]+){0,5}?)\s*(?=\(|,|;|:|\.(?:\s|$)|\s(?:at|over|from|after|during|on|in|measured|assessed|defined)\b|$)",
+    re.I)
+
+
+def _primary_outcome_result(defs: list[Sentence], res: list[Sentence]) -> Optional[tuple[Sentence, int]]:
+    """The results sentence that reports the named primary outcome, and where in it the outcome is
+    named: by the outcome's own words ("primary outcome was clinical response" ... "Clinical response
+    was achieved by 59% ... (P = 0.02)"), else by its acronym ("the MADRS" ... "MADRS scores fell")."""
     for s in defs:
         if not _PRIMARY_DEF_RE.search(s.text):
             continue
+        later = [r for r in res if r is not s and r.index >= s.index]
+        m = _PRIMARY_NAME_RE.search(s.text)
+        name = m.group("name").strip().lower() if m else ""
+        if len(name) >= 6:
+            for r in later:
+                at = r.text.lower().find(name)
+                if at >= 0 and (R.P_VALUE_RE.search(r.text, at) or _CI_RE.search(r.text, at)):
+                    return r, at
         names = {a or b for a, b in _ACRONYM_RE.findall(s.text)} - {"LDN", "NTX", "CI", "SD", "RCT"}
         if not names:
             return None
-        for r in res:
-            if r is s or r.index < s.index:
-                continue
-            if any(_word_rx(n).search(r.text) for n in names) and R.P_VALUE_RE.search(r.text):
-                return r
+        for r in later:
+            hits = [h for n in names for h in [_word_rx(n).search(r.text)] if h]
+            if hits and R.P_VALUE_RE.search(r.text):
+                return r, min(h.start() for h in hits)
         return None
+    return None
+
+
+def _primary_significant(t: str, at: int) -> Optional[bool]:
+    """Whether the first p-value or confidence interval after the outcome's name (at ``at``) shows a
+    difference; None when neither follows it."""
+    p = R.P_VALUE_RE.search(t, at)
+    ci = _CI_RE.search(t, at)
+    if p is not None and (ci is None or p.start() < ci.start()):
+        return p.group("op") in ("<", "≤", "&lt;") or float(p.group("val").replace("·", ".")) < 0.05
+    if ci is not None:
+        excl, span = _ci_verdicts(t[max(0, ci.start() - 40):ci.end()])
+        return bool(excl) and not span
     return None
 
 
@@ -1593,12 +1622,28 @@ def _decide_result(doc: Doc, design: str) -> Optional[Found]:
     if not res and not con:
         return None
     # primary outcome sentence, if the abstract names it with its result
-    prim = _primary_outcome_result([x for x in doc.own() if x.kind != "title"], res)
-    if prim is not None:
+    found_prim = _primary_outcome_result([x for x in doc.own() if x.kind != "title"], res)
+    if found_prim is not None:
+        prim, at = found_prim
         ps = list(R.P_VALUE_RE.finditer(prim.text))
         sig = [p for p in ps if p.group("op") in ("<", "≤", "&lt;") or float(p.group("val").replace("·", ".")) < 0.05]
-        if not sig and not R.UNFAV_RE.search(prim.text):
+        significant = _primary_significant(prim.text, at)
+        if not sig and not significant and not R.UNFAV_RE.search(prim.text):
             return Found("null", prim.start, prim.end)
+        # the primary outcome differs between groups: the direction is this sentence's words about it,
+        # or the conclusion's when the sentence gives only numbers ("FSS 4.9 vs 5.4, p = 0.04")
+        if significant:
+            window = prim.text[max(0, at - 60):at + 160]
+            fav, nul, unf = _sentence_polarity(window)
+            if not unf:
+                cf = cn = cu = 0
+                for c in con:
+                    if R.FUTURE_NEED_RE.search(c.text) and not R.FAV_RE.search(c.text):
+                        continue
+                    f_, n_, u_ = _sentence_polarity(c.text)
+                    cf, cn, cu = cf + f_, cn + n_, cu + u_
+                if (fav and not nul) or cf > cn + cu:
+                    return Found("favorable", prim.start, prim.end)
     for s in res:
         if R.PRIMARY_RE.search(s.text):
             if _PRIMARY_DEF_RE.search(s.text) and not R.P_VALUE_RE.search(s.text):

@@ -312,3 +312,22 @@ def test_review_of_rcts_in_the_title():
     a = assess_text("Low-dose naltrexone in fibromyalgia: a meta-analysis of randomized controlled trials",
                     "RESULTS: Four trials with 251 participants were pooled.")
     assert a.pooled_rcts is True
+
+
+def test_significant_primary_outcome_decides_over_null_secondaries():
+    """A named primary outcome that differs (here only numbers and a CI) is the result, whatever the
+    secondary outcomes did; the conclusion gives the direction."""
+    a = assess_text(
+        "Low-dose naltrexone for post-viral fatigue: a randomised crossover trial",
+        "Methods: Thirty adults received LDN 4.5 mg and placebo for 6 weeks each. The primary outcome was the "
+        "Fatigue Severity Scale (FSS). Results: Mean FSS was 4.9 after LDN and 5.4 after placebo (difference "
+        "-0.5, 95% CI -0.9 to -0.03; p = 0.04). Sleep and mood scores did not differ (p = 0.41 and p = 0.62). "
+        "Conclusions: LDN produced a modest reduction in fatigue.")
+    assert a.result_direction == "favorable"
+    assert "FSS was 4.9" in next(e.text for e in a.evidence if e.field == "result_direction")
+    b = assess_text(
+        "Low-dose naltrexone for post-viral fatigue: a randomised crossover trial",
+        "Methods: Thirty adults received LDN 4.5 mg and placebo for 6 weeks each. The primary outcome was "
+        "clinical response at week 6. Results: Clinical response was seen in 9 and 8 participants (p = 0.71). "
+        "Conclusions: LDN did not improve fatigue.")
+    assert b.result_direction == "null"

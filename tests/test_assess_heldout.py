@@ -83,3 +83,33 @@ def test_every_evidence_span_is_exact_text(gold):
 
 def test_no_prediction_without_evidence(report):
     assert report.evidence_missing == 0
+
+
+# A second held-out batch (tests/data/heldout2.jsonl), written by someone who never read the rules.
+# Its first score, before any change, is in docs/assessment.md; these floors are what the rules reach
+# now (below the issue targets for four fields: the honest state), so a change that loses ground fails.
+HELDOUT2 = Path(__file__).parent / "data" / "heldout2.jsonl"
+FLOORS2 = {
+    "n_enrolled_exact_stated": 0.91,
+    "rct_recall": 1.00,
+    "rct_precision": 0.92,
+    "is_ldn": 0.95,
+    "blinding": 0.90,
+    "control": 0.80,
+    "duration_weeks": 0.82,
+    "design": 0.90,
+    "result_direction": 0.77,
+}
+
+
+@pytest.fixture(scope="module")
+def report2():
+    gold = load_jsonl(HELDOUT2)
+    assert len(gold) == 40
+    return evaluate(gold, [assess_record(g) for g in gold])
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS2))
+def test_second_heldout_floors(report2, name):
+    checks = {k: v for k, v, _t, _ok in report2.target_checks()}
+    assert checks[name] >= FLOORS2[name] - 1e-9, f"{name} = {checks[name]:.3f} < {FLOORS2[name]}"
