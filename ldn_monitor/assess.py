@@ -31,7 +31,7 @@ from .assess_gate import absent_from_doc, gate_patterns, gate_spans
 from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
-ASSESSOR_VERSION = "assess-2026.11.25-6"
+ASSESSOR_VERSION = "assess-2026.11.25-7"
 
 _NON_RESULT_DESIGNS = ("protocol", "narrative_review")
 _UNCONTROLLED = ("single_arm", "observational", "case_report", "case_series")
@@ -1113,7 +1113,7 @@ def _decide_n_enrolled(doc: Doc, design: str, f: DesignFacts) -> tuple[Optional[
 
 
 _SERIES_N_RE = re.compile(
-    rf"\b(?:series of|we (?:describe|report|present)|reports? on|(?:case|cases) of) (?P<num>{R.NUMBER_PATTERN}) (?:\w+ ){{0,2}}?(?:patients|cases|case reports|women|men|children|individuals|people)\b",
+    rf"\b(?:series of|we (?:describe|report|present)|reports? on|(?:case|cases) of) (?P<num>{R.NUMBER_PATTERN}) (?:\w+ ){{0,2}}?(?:patients|cases|case reports|women|men|children|adults|individuals|people|sisters|brothers|siblings|twins)\b",
     re.I,
 )
 _COMPLETED_NUM_RE = re.compile(
@@ -1293,6 +1293,16 @@ _DRUG_BEFORE_RE = re.compile(r"\b(?:LDN|naltrexone|NTX|drug|medication)\b[^.;,]{
 _FOR_BEFORE_RE = re.compile(r"\bfor\s*$", re.I)
 _OVER_BEFORE_RE = re.compile(r"\bover\s+$")
 _IN_TOTAL_AFTER_RE = re.compile(r"^\s*in total", re.I)
+# A dose schedule or a recruitment period is not the treatment's length: "titrated to 4.5 mg over
+# 4 weeks", "increased to 4.5 mg at week 4", "recruited over 9 months" (but "titrated to 4.5 mg,
+# for 3 months" is the treatment's length).
+_SCHEDULE_BEFORE_RE = re.compile(
+    r"\b(?:titrat\w*|up-?titrat\w*|escalat\w*|increased|raised|uptitrated)\b(?:[^.;]|\.(?=\d)){0,45}"
+    r"\b(?:over|within|during|in|by|at)\s+(?:the\s+)?(?:first\s+)?$|"
+    r"\b(?:recruited|enrolled|recruitment|enrolment|enrollment|screened|identified)\b[^.;]{0,25}$", re.I)
+# "then continued to week 12", "treated through week 24": the end of treatment.
+_FOLLOW_UP_BEFORE_RE = re.compile(r"\bfollow[- ]?up\b", re.I)
+_CONTINUED_TO_BEFORE_RE = re.compile(r"\b(?:continued|maintained|treated|treatment)\s+(?:to|until|through|up to)\s+$", re.I)
 _OUTCOME_CONTEXT_RE = re.compile(r"\b(?:primary|main|outcome|end ?point|score|at)\b", re.I)
 
 
@@ -1345,6 +1355,8 @@ def _decide_duration(doc: Doc, design: str) -> Optional[Found]:
                 sc -= 1.5
             if _EXTENSION_BEFORE_RE.search(before):
                 sc -= 2.5
+            if _SCHEDULE_BEFORE_RE.search(before):
+                sc -= 3.0
             w = _to_weeks(v, unit)
             if w is None:
                 continue
@@ -1365,6 +1377,10 @@ def _decide_duration(doc: Doc, design: str) -> Optional[Found]:
                 sc += 1.5
             if _AT_TIMEPOINT_BEFORE_RE.search(before):
                 sc += 0.5
+            if _CONTINUED_TO_BEFORE_RE.search(before) and not _FOLLOW_UP_BEFORE_RE.search(before):
+                sc += 2.5
+            if _SCHEDULE_BEFORE_RE.search(before):
+                sc -= 3.0
             w = _to_weeks(v, m.group("unit"))
             if w is None:
                 continue
@@ -1853,6 +1869,11 @@ def _fmt_weeks(d: float) -> str:
 _ACTIVE_COMPARATOR_RE = re.compile(r"\bactive (?:control|comparator)", re.I)
 
 
+_OTHER_COMPARATORS_RE = re.compile(
+    r"\bplacebo\b[^.;]{0,40}\b(?:or|and)\b[^.;]{0,30}\b(?:no (?:treatment|medication|intervention)|other (?:treatments?|drugs?|interventions?|medications?)|usual care|active (?:comparators?|controls?|treatments?))\b",
+    re.I)
+
+
 def assess_text(
     title: str,
     abstract: str,
@@ -1894,16 +1915,19 @@ def assess_text(
     if design in ("systematic_review", "meta_analysis"):
         # the review question's comparator, when it names only placebo
         # (the review's own question names trials in the plural: "placebo-controlled randomized trials")
-        placebo = facts.placebo or _first(doc, R.PLACEBO_RE, [x for x in _design_sents(doc) if x.kind in ("objective", "methods", "title")])
-        if placebo is None:
-            for x in _design_sents(doc):
-                if x.kind in ("objective", "methods", "title"):
-                    pm = R.PLACEBO_RE.search(x.text)
-                    if pm:
-                        placebo = Found(True, *_abs(x, pm))
-                        break
+        # and not a review that also took other comparators ("compared with placebo, no medication or
+        # other treatments"), nor placebo named only in what the review found
+        question = [x for x in _design_sents(doc) if x.kind not in ("results", "conclusion")]
+        placebo = None
+        for x in question:
+            pm = R.PLACEBO_RE.search(x.text)
+            if pm and not _OTHER_COMPARATORS_RE.search(x.text):
+                placebo = Found(True, *_abs(x, pm))
+                break
         if placebo and not facts.active and not _ACTIVE_COMPARATOR_RE.search(doc.text):
             control = put("control", Found("placebo", placebo.start, placebo.end))
+    elif design == "narrative_review":
+        pass  # no design of its own to randomise, mask or control
     elif design in _UNCONTROLLED or design in ("animal_or_in_vitro", "secondary_analysis", "other"):
         if design in _UNCONTROLLED:
             ev = design_found

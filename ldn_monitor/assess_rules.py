@@ -75,6 +75,7 @@ OTHER_WORK_RE = re.compile(
     r"\b(?:previous(?:ly)?|prior (?:studies|trials|work|research)|earlier (?:studies|trials|work|reports?)|"
     r"(?:have|has) (?:been )?(?:shown|suggested|demonstrated|reported|found|tested|evaluated|studied|used)|"
     r"(?:studies|trials|reports|data|research|evidence) (?:have |has )?(?:suggest\w*|show\w*|found|reported|indicated?|demonstrated)|literature|"
+    r"\b(?:a|one|another|an earlier|a previous|a recent|a small|a single)\s+(?:[\w-]+\s+){0,3}?(?:trial|study) (?:found|showed|reported|suggested|demonstrated)|"
     r"(?:is|are) (?:urgently )?(?:needed|required|warranted)|(?:need|needs) (?:for|to)|"
     r"should be|future|further (?:studies|trials|research|investigation)|larger|well-powered|"
     r"we recommend|remains? (?:unclear|unknown))\b",
@@ -134,6 +135,7 @@ ACTIVE_CONTROL_RE = re.compile(
 )
 USUAL_CARE_RE = re.compile(
     r"\b(?:usual care|standard (?:of )?care|treatment as usual|TAU|standard treatment alone|"
+    r"(?:standard|conventional|usual|routine) (?:therapy|treatment|care|medications?) alone|"
     r"no[- ]treatment control|routine care)\b",
     I,
 )
@@ -245,7 +247,7 @@ ANIMAL_RE = re.compile(
     I,
 )
 IN_VITRO_STRONG_RE = re.compile(
-    r"\bin vitro (?:treatment|exposure|incubation|application|administration)\b|\b(?:treated|incubated|exposed) (?:\w+ ){0,3}in vitro\b|"
+    r"\bin vitro (?:treatment|exposure|incubation|application|administration)\b|\b(?:cancer |tumou?r |human |cultured )?cell lines?\b|\b(?:treated|incubated|exposed) (?:\w+ ){0,3}in vitro\b|"
     r"\b(?:cells|keratinocytes|macrophages|monocytes|microglia|fibroblasts|lymphocytes|neurons|astrocytes|splenocytes|PBMCs?) were (?:\w+ ){0,2}?(?:treated|incubated|exposed|cultured|stimulated|pre-?treated)\b|"
     r"\bconcentrations? (?:of|from|ranging from) [^.]{0,40}?\d\s*(?:nM|µM|μM|uM|mM|pM)\b|\bcell cultures? (?:were|was) (?:treated|exposed)\b|"
     r"\b(?:in|was induced in|were induced in) (?:\w+ ){0,2}(?:rats|mice)\b|\b(?:rats|mice) (?:were|received|given)\b",
@@ -261,7 +263,9 @@ CASE_REPORT_RE = re.compile(
 )
 CASE_SERIES_RE = re.compile(
     r"\bcase series\b|\bseries of (?:\w+ ){0,2}(?:cases|patients|case reports)\b|\b(?:present|report|describe)s? (?:\w+ ){0,3}cases\b|"
-    r"\bcases from (?:our|the) (?:practice|clinic|center|centre)\b|\bcase reports? and series\b",
+    r"\bcases from (?:our|the) (?:practice|clinic|center|centre)\b|\bcase reports? and series\b|"
+    r"\b(?:present|report|describe)s? (?:the (?:cases|courses?) of )?(?:two|three|four|five|six|seven|eight|nine|ten|[2-9]|[1-4]\d) "
+    r"(?:[\w-]+ ){0,2}?(?:patients|women|men|children|adults|individuals|people|sisters|brothers|siblings|twins)\b",
     I,
 )
 CHART_REVIEW_RE = re.compile(
@@ -273,7 +277,8 @@ OBSERVATIONAL_RE = re.compile(
     r"\b(?:cohort (?:study|design|analysis)|(?:retrospective|prospective|population-based|historical|observational) cohort|"
     r"cross-sectional|case-control|observational|registry|register-based|registries|healthy controls|matched (?:healthy )?controls|"
     r"prescription database|claims (?:data|database)|(?:national|administrative|health|registry|insurance|pharmacy|medical records?) database|"
-    r"population-based|nation-?wide|(?:mailed|online|web-based|cross-sectional|retrospective|patient) survey|questionnaire study|drug utili[sz]ation|"
+    r"population-based|nation-?wide|(?:mailed|postal|online|web-based|cross-sectional|retrospective|patient) survey|questionnaire study|drug utili[sz]ation|"
+    r"(?:mailed|posted|sent|emailed|distributed) (?:an? )?(?:\w+ )?questionnaires?|"
     r"before-and-after|before-after|quasi-experimental|real-world|pharmacovigilance|retrospective|"
     r"chart review|records? review|electronic health records?|we reviewed the (?:medical )?(?:charts|records))\b",
     I,

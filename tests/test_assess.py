@@ -331,3 +331,26 @@ def test_significant_primary_outcome_decides_over_null_secondaries():
         "clinical response at week 6. Results: Clinical response was seen in 9 and 8 participants (p = 0.71). "
         "Conclusions: LDN did not improve fatigue.")
     assert b.result_direction == "null"
+
+
+def test_titration_and_recruitment_periods_are_not_treatment_length():
+    a = assess_text(
+        "Open-label low-dose naltrexone in chronic fatigue: a pilot study",
+        "Methods: Thirty adults were recruited over 9 months. LDN was titrated from 0.5 mg to 4.5 mg nightly over "
+        "4 weeks, then continued to week 12. Results: Twenty-six completed treatment and fatigue improved (p = 0.01).")
+    assert a.duration_weeks == 12
+
+
+def test_review_control_comes_from_its_question_and_narrative_reviews_have_none():
+    sr = assess_text(
+        "Oral naltrexone for opioid dependence: a systematic review",
+        "Objectives: To assess naltrexone compared with placebo, no medication or other treatments. Methods: We searched "
+        "five databases for randomised trials. Results: Ten trials were included; in the placebo-controlled trials "
+        "retention did not differ. Conclusions: The evidence does not support naltrexone.")
+    assert sr.design == "systematic_review" and sr.control is None
+    nr = assess_text(
+        "Low-dose naltrexone in inflammatory bowel disease: mechanisms and evidence",
+        "This narrative review summarises the mechanisms of low-dose naltrexone. Clinical data include an open-label "
+        "pilot study and a placebo-controlled trial in adults with Crohn's disease.")
+    assert nr.design == "narrative_review"
+    assert (nr.randomized, nr.blinding, nr.control) == (None, None, None)

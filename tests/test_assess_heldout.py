@@ -90,15 +90,15 @@ def test_no_prediction_without_evidence(report):
 # now (below the issue targets for four fields: the honest state), so a change that loses ground fails.
 HELDOUT2 = Path(__file__).parent / "data" / "heldout2.jsonl"
 FLOORS2 = {
-    "n_enrolled_exact_stated": 0.91,
+    "n_enrolled_exact_stated": 0.97,
     "rct_recall": 1.00,
-    "rct_precision": 0.92,
-    "is_ldn": 0.95,
-    "blinding": 0.90,
-    "control": 0.80,
-    "duration_weeks": 0.82,
-    "design": 0.90,
-    "result_direction": 0.77,
+    "rct_precision": 1.00,
+    "is_ldn": 0.97,
+    "blinding": 0.97,
+    "control": 0.95,
+    "duration_weeks": 0.90,
+    "design": 1.00,
+    "result_direction": 0.80,
 }
 
 
