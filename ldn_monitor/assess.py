@@ -31,7 +31,7 @@ from .assess_gate import absent_from_doc, gate_patterns, gate_spans
 from .assess_numbers import find_numbers_cached, parse_number
 from .records import Article, DesignAssessment, Evidence
 
-ASSESSOR_VERSION = "assess-2026.11.25-7"
+ASSESSOR_VERSION = "assess-2026.11.25-8"
 
 _NON_RESULT_DESIGNS = ("protocol", "narrative_review")
 _UNCONTROLLED = ("single_arm", "observational", "case_report", "case_series")
@@ -1554,10 +1554,13 @@ def _primary_outcome_result(defs: list[Sentence], res: list[Sentence]) -> Option
             return None
         for r in later:
             hits = [h for n in names for h in [_word_rx(n).search(r.text)] if h]
-            if hits and R.P_VALUE_RE.search(r.text):
+            if hits and (R.P_VALUE_RE.search(r.text) or _CI_RE.search(r.text)):
                 return r, min(h.start() for h in hits)
         return None
     return None
+
+
+_NONINFERIORITY_RE = re.compile(r"\bnon-?inferior\w*|\bequivalence (?:trial|margin|design)", re.I)
 
 
 def _primary_significant(t: str, at: int) -> Optional[bool]:
@@ -1644,7 +1647,8 @@ def _decide_result(doc: Doc, design: str) -> Optional[Found]:
         ps = list(R.P_VALUE_RE.finditer(prim.text))
         sig = [p for p in ps if p.group("op") in ("<", "≤", "&lt;") or float(p.group("val").replace("·", ".")) < 0.05]
         significant = _primary_significant(prim.text, at)
-        if not sig and not significant and not R.UNFAV_RE.search(prim.text):
+        # in a non-inferiority or equivalence trial no difference is the success, not a null result
+        if not sig and not significant and not R.UNFAV_RE.search(prim.text) and not _NONINFERIORITY_RE.search(doc.text):
             return Found("null", prim.start, prim.end)
         # the primary outcome differs between groups: the direction is this sentence's words about it,
         # or the conclusion's when the sentence gives only numbers ("FSS 4.9 vs 5.4, p = 0.04")

@@ -98,7 +98,7 @@ FLOORS2 = {
     "control": 0.95,
     "duration_weeks": 0.90,
     "design": 1.00,
-    "result_direction": 0.80,
+    "result_direction": 0.82,
 }
 
 
